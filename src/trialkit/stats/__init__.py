@@ -1,0 +1,1 @@
+"""Pure, vectorized statistics: no I/O. Leading array axes are replicates."""
