@@ -1,0 +1,1 @@
+"""Tables, figures and reports, rendered from the ARD only."""
