@@ -1,0 +1,179 @@
+"""SDTM-shaped datasets from a simulated cohort: DM, SUPPDM, EX, DS, QS, CM (SDTMIG v3.4 variable names).
+
+Efficacy assessments go to QS: EASI components (``QSCAT = "EASI"``: sign scores ``<region><sign>``, e.g.
+``HNERY``, and area percentages ``<region>AREA``), vIGA-AD (``VIGA``), rIGA (``RIGA``) and the weekly average of
+the daily worst-pruritus NRS (``PPNRSWK``). Randomization strata as assigned by the IRT are in SUPPDM
+(``QNAM`` = stratum id). Rescue therapy and prior biologic/JAK use are in CM.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+from trialkit import scores
+from trialkit.simulate import Cohort
+from trialkit.study import Study
+
+_EPOCH = dt.date(1970, 1, 1)
+QS_EASI_ITEMS: list[tuple[str, str]] = [
+    (f"{r}{s}", f"{scores.REGION_LABELS[r]}: {scores.SIGN_LABELS[s]}") for r in scores.REGIONS for s in scores.SIGNS
+] + [(f"{r}AREA", f"{scores.REGION_LABELS[r]}: Percent Area Affected") for r in scores.REGIONS]
+QS_OTHER_ITEMS = {
+    "VIGA": ("VIGA-AD", "Validated Investigator Global Assessment for AD"),
+    "RIGA": ("RIGA", "Revised Investigator Global Assessment"),
+    "PPNRSWK": ("WORST PRURITUS NRS", "Weekly Average of Daily Worst Pruritus NRS"),
+}
+PRIOR_THERAPIES = np.array(["DUPILUMAB", "TRALOKINUMAB", "UPADACITINIB", "ABROCITINIB", "BARICITINIB"])
+
+
+def _dates(start_days: np.ndarray, study_day: np.ndarray) -> pl.Series:
+    """ISO 8601 dates for study days (day 1 = first dose at ``start_days`` since the epoch; no day 0)."""
+    offset = np.where(study_day > 0, study_day - 1, study_day)
+    return pl.Series((start_days + offset).astype("int32")).cast(pl.Date).dt.to_string("%Y-%m-%d")
+
+
+def _seq(subject_idx: np.ndarray) -> np.ndarray:
+    """1-based sequence number within subject for rows sorted by subject."""
+    n = subject_idx.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(subject_idx)) + 1]
+    first = np.repeat(starts, np.diff(np.r_[starts, n]))
+    return np.arange(n) - first + 1
+
+
+def build_sdtm(study: Study, c: Cohort) -> dict[str, pl.DataFrame]:
+    """All SDTM domains of a simulated cohort, keyed by domain name."""
+    sid = study.study.id
+    n = c.n
+    first_day = (study.study.first_patient_date - _EPOCH).days
+    start = first_day + c.enroll_day  # day 1 (randomization and first dose) per subject, days since epoch
+    subjid = np.char.zfill(np.arange(1, n + 1).astype(str), 6)
+    usubjid = pl.Series("USUBJID", np.char.add(np.char.add(f"{sid}-", np.char.add(c.site, "-")), subjid))
+    arm_id = np.array([a.id for a in study.arms])[c.arm]
+    arm_lab = np.array([a.label for a in study.arms])[c.arm]
+    observed_last = np.where(c.drop_visit >= 0, c.drop_visit - 1, c.weeks.size - 1)
+    last_visit_day = c.visit_day[np.arange(n), observed_last]
+    end_day = np.where(c.drop_day >= 0, c.drop_day, last_visit_day)
+    dose_weeks = np.array(study.arm(study.arms[0].id).regimen.weeks)
+    week_to_visit = {int(w): k for k, w in enumerate(c.weeks)}
+
+    # EX: one record per dose given (dose weeks are visit weeks); no doses after discontinuation
+    ex_rows = []
+    for w in dose_weeks:
+        k = week_to_visit.get(int(w))
+        if k is None:
+            continue
+        got = c.observed[:, k] & (c.visit_day[:, k] <= end_day)
+        idx = np.flatnonzero(got)
+        ex_rows.append((idx, np.full(idx.size, k), c.visit_day[idx, k]))
+    ex_idx = np.concatenate([r[0] for r in ex_rows])
+    ex_k = np.concatenate([r[1] for r in ex_rows])
+    ex_day = np.concatenate([r[2] for r in ex_rows])
+    order = np.lexsort((ex_day, ex_idx))
+    ex_idx, ex_k, ex_day = ex_idx[order], ex_k[order], ex_day[order]
+    doses = np.array([a.dose_mg for a in study.arms])
+    last_dose_day = np.zeros(n, dtype=np.int64)
+    np.maximum.at(last_dose_day, ex_idx, ex_day)
+    ex = pl.DataFrame({
+        "STUDYID": sid, "DOMAIN": "EX", "USUBJID": usubjid.gather(ex_idx), "EXSEQ": _seq(ex_idx),
+        "EXTRT": np.where(doses[c.arm[ex_idx]] > 0, "ROCATINLIMAB", "PLACEBO"),
+        "EXDOSE": doses[c.arm[ex_idx]], "EXDOSU": "mg", "EXDOSFRM": "INJECTION", "EXROUTE": "SUBCUTANEOUS",
+        "VISITNUM": (ex_k + 1).astype(np.float64),
+        "EXSTDTC": _dates(start[ex_idx], ex_day), "EXENDTC": _dates(start[ex_idx], ex_day),
+        "EXSTDY": ex_day, "EXENDY": ex_day,
+    })
+
+    dm = pl.DataFrame({
+        "STUDYID": sid, "DOMAIN": "DM", "USUBJID": usubjid, "SUBJID": subjid,
+        "RFSTDTC": _dates(start, np.ones(n, dtype=np.int64)), "RFENDTC": _dates(start, end_day),
+        "RFXSTDTC": _dates(start, np.ones(n, dtype=np.int64)), "RFXENDTC": _dates(start, last_dose_day),
+        "SITEID": c.site, "AGE": c.age.astype(np.float64), "AGEU": "YEARS", "SEX": c.sex, "RACE": c.race,
+        "ARMCD": arm_id, "ARM": arm_lab, "ACTARMCD": arm_id, "ACTARM": arm_lab, "COUNTRY": c.country,
+    })
+
+    supp = []
+    for j, st in enumerate(study.strata):
+        supp.append(pl.DataFrame({
+            "STUDYID": sid, "RDOMAIN": "DM", "USUBJID": usubjid, "IDVAR": "", "IDVARVAL": "",
+            "QNAM": st.id, "QLABEL": f"Randomization Stratum: {st.label}"[:40],
+            "QVAL": np.array(st.levels)[c.strata[:, j]], "QORIG": "ASSIGNED",
+        }))
+    suppdm = pl.concat(supp).sort("USUBJID", maintain_order=True) if supp else pl.DataFrame()
+
+    completed = c.drop_visit < 0
+    ds_idx = np.r_[np.arange(n), np.arange(n)]
+    ds_cat = np.r_[np.full(n, "PROTOCOL MILESTONE"), np.full(n, "DISPOSITION EVENT")]
+    ds_decod = np.r_[np.full(n, "RANDOMIZED"), np.where(completed, "COMPLETED", c.drop_reason)]
+    ds_day = np.r_[np.ones(n, dtype=np.int64), end_day]
+    order = np.lexsort((ds_day, ds_idx))
+    ds_idx, ds_cat, ds_decod, ds_day = ds_idx[order], ds_cat[order], ds_decod[order], ds_day[order]
+    ds = pl.DataFrame({
+        "STUDYID": sid, "DOMAIN": "DS", "USUBJID": usubjid.gather(ds_idx), "DSSEQ": _seq(ds_idx),
+        "DSTERM": ds_decod, "DSDECOD": ds_decod, "DSCAT": ds_cat,
+        "EPOCH": np.where(ds_cat == "PROTOCOL MILESTONE", "SCREENING", "TREATMENT"),
+        "DSSTDTC": _dates(start[ds_idx], ds_day), "DSSTDY": ds_day,
+    })
+
+    # CM: prior biologic/JAK therapy (before the study) and rescue therapy
+    prior_col = [k for k, st in enumerate(study.strata) if st.id == "PRIORBIO"]
+    prior = (np.array([lv.upper() in ("Y", "YES") for lv in study.strata[prior_col[0]].levels])[c.strata[:, prior_col[0]]]
+             if prior_col else np.zeros(n, dtype=bool))
+    p_idx = np.flatnonzero(prior)
+    r_idx = np.flatnonzero(c.rescue_day >= 0)
+    cm_idx = np.r_[p_idx, r_idx]
+    cm_day = np.r_[-(60 + (c.enroll_day[p_idx] * 7919) % 700), c.rescue_day[r_idx]]
+    cm_trt = np.r_[PRIOR_THERAPIES[(c.enroll_day[p_idx] + p_idx) % PRIOR_THERAPIES.size],
+                   np.full(r_idx.size, "TRIAMCINOLONE ACETONIDE 0.1% CREAM")]
+    cm_cat = np.r_[np.full(p_idx.size, "PRIOR SYSTEMIC THERAPY"), np.full(r_idx.size, "RESCUE THERAPY")]
+    order = np.lexsort((cm_day, cm_idx))
+    cm_idx, cm_day, cm_trt, cm_cat = cm_idx[order], cm_day[order], cm_trt[order], cm_cat[order]
+    cm = pl.DataFrame({
+        "STUDYID": sid, "DOMAIN": "CM", "USUBJID": usubjid.gather(cm_idx), "CMSEQ": _seq(cm_idx),
+        "CMTRT": cm_trt, "CMCAT": cm_cat, "CMSTDTC": _dates(start[cm_idx], cm_day), "CMSTDY": cm_day,
+    })
+
+    return {"DM": dm, "SUPPDM": suppdm, "EX": ex, "DS": ds, "QS": _qs(study, c, usubjid, start), "CM": cm}
+
+
+def _qs(study: Study, c: Cohort, usubjid: pl.Series, start: np.ndarray) -> pl.DataFrame:
+    """QS in long form: one row per subject, observed visit and item, sorted by subject, visit, item."""
+    n, v = c.observed.shape
+    items = [code for code, _ in QS_EASI_ITEMS] + list(QS_OTHER_ITEMS)
+    tests = [label for _, label in QS_EASI_ITEMS] + [t for _, t in QS_OTHER_ITEMS.values()]
+    cats = ["EASI"] * len(QS_EASI_ITEMS) + [cat for cat, _ in QS_OTHER_ITEMS.values()]
+    values = np.concatenate([
+        c.signs.reshape(n, v, 16), c.area_pct, c.viga[..., None].astype(float), c.riga[..., None].astype(float),
+        c.nrs[..., None],
+    ], axis=2)  # (n, V, items)
+    m = len(items)
+    subj, visit = np.nonzero(c.observed)  # row-major: sorted by subject then visit
+    subj = np.repeat(subj, m)
+    visit = np.repeat(visit, m)
+    item = np.tile(np.arange(m), subj.size // m)
+    val = values[subj, visit, item]
+    day = c.visit_day[subj, visit]
+    item_enum = pl.Enum(items)
+    vis_names = [vv.name for vv in study.visits]
+    frame = pl.DataFrame({
+        "STUDYID": pl.Series([study.study.id]).cast(pl.Categorical).gather(np.zeros(subj.size, dtype=np.int64)),
+        "DOMAIN": pl.Series(["QS"]).cast(pl.Categorical).gather(np.zeros(subj.size, dtype=np.int64)),
+        "USUBJID": usubjid.gather(subj),
+        "QSSEQ": _seq(subj),
+        "QSTESTCD": pl.Series(items, dtype=item_enum).gather(item),
+        "QSTEST": pl.Series(tests).cast(pl.Categorical).gather(item),
+        "QSCAT": pl.Series(cats).cast(pl.Categorical).gather(item),
+        "QSSTRESN": val,
+        "VISITNUM": (visit + 1).astype(np.float64),
+        "VISIT": pl.Series(vis_names).cast(pl.Categorical).gather(visit),
+        "QSDTC": _dates(start[subj], day),
+        "QSDY": day,
+    })
+    return frame.with_columns(
+        pl.col("QSSTRESN").cast(pl.Utf8).alias("QSORRES"),
+        pl.col("QSSTRESN").cast(pl.Utf8).alias("QSSTRESC"),
+    ).select("STUDYID", "DOMAIN", "USUBJID", "QSSEQ", "QSTESTCD", "QSTEST", "QSCAT", "QSORRES", "QSSTRESC",
+             "QSSTRESN", "VISITNUM", "VISIT", "QSDTC", "QSDY")
