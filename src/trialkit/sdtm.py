@@ -120,8 +120,11 @@ def build_sdtm(study: Study, c: Cohort) -> dict[str, pl.DataFrame]:
 
     # CM: prior biologic/JAK therapy (before the study) and rescue therapy
     prior_col = [k for k, st in enumerate(study.strata) if st.id == "PRIORBIO"]
-    prior = (np.array([lv.upper() in ("Y", "YES") for lv in study.strata[prior_col[0]].levels])[c.strata[:, prior_col[0]]]
-             if prior_col else np.zeros(n, dtype=bool))
+    if prior_col:
+        yes = np.array([lv.upper() in ("Y", "YES") for lv in study.strata[prior_col[0]].levels])
+        prior = yes[c.strata[:, prior_col[0]]]
+    else:
+        prior = np.zeros(n, dtype=bool)
     p_idx = np.flatnonzero(prior)
     r_idx = np.flatnonzero(c.rescue_day >= 0)
     cm_idx = np.r_[p_idx, r_idx]

@@ -290,7 +290,8 @@ def evolve(study: Study, p: Prepared) -> Cohort:
         alive &= ~drop
         eta[:, k] -= m.rescue_effect * (rescue_visit >= 0)
         can = alive & (rescue_visit < 0) & (weeks[k] >= m.rescue_from_week) & (k < v - 1)
-        start = can & (np.exp(eta[:, k]) > m.rescue_if_easi_ratio_above) & (noise.rescue_u[:, k] < m.rescue_prob_per_visit)
+        worse_than = np.exp(eta[:, k]) > m.rescue_if_easi_ratio_above
+        start = can & worse_than & (noise.rescue_u[:, k] < m.rescue_prob_per_visit)
         rescue_visit[start] = k
     observed = np.ones((n, v), dtype=bool)
     dropped = drop_visit >= 0

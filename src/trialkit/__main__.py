@@ -1,0 +1,5 @@
+import sys
+
+from trialkit.cli import main
+
+sys.exit(main())

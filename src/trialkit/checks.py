@@ -1,0 +1,235 @@
+"""Declarative input checks, run before any analysis; every problem is reported, not just the first.
+
+Each analysis step declares what it needs from a dataset::
+
+    Requirement(dataset="ADSL", variables={"USUBJID": "str", "TRT01P": "str", "AGE": "num"},
+                keys=["USUBJID"], flags=["ITTFL", "SAFFL"], ranges={"AGE": (0, 120)})
+
+``run_checks(datasets, requirements)`` returns the list of problems (each a
+:class:`~trialkit.errors.TrialkitError` naming dataset, variable, example rows and the fix);
+``assert_checks`` raises them together as one :class:`~trialkit.errors.TrialkitErrors`. Row numbers are
+1-based positions in the dataset as given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from trialkit.errors import TrialkitError, TrialkitErrors
+
+#: Valid ranges of known clinical scores, by PARAMCD (AVAL) or QSTESTCD (QSSTRESN).
+KNOWN_SCORE_RANGES: dict[str, tuple[float, float]] = {
+    "EASI": (0, 72),  # Eczema Area and Severity Index (Hanifin et al. 2001)
+    "IGA": (0, 4),  # (validated) Investigator Global Assessment, 0 clear - 4 severe
+    "VIGA": (0, 4),
+    "NRS": (0, 10),  # numeric rating scale (e.g. peak pruritus)
+    "PPNRS": (0, 10),
+    "ITCHNRS": (0, 10),
+    "SCORAD": (0, 103),
+    "DLQI": (0, 30),
+    "POEM": (0, 28),
+}
+
+#: accepted spellings of the types a requirement can ask for
+TYPES = ("str", "num", "int", "date", "datetime", "any")
+FLAG_VALUES = frozenset({"Y", "N", ""})
+MAX_ROWS = 10
+
+
+@dataclass
+class Requirement:
+    """What one step needs from one dataset.
+
+    ``variables`` maps names to ``"str"``, ``"num"``, ``"int"``, ``"date"``, ``"datetime"`` or ``"any"``;
+    ``keys`` must identify rows uniquely (blank equals blank; keys also listed in ``variables`` must be
+    filled on every row); ``flags`` hold only ``Y``/``N``/blank;
+    ``ranges`` bound numeric variables (``None`` = open); ``param_ranges`` bound ``value_var`` within each
+    ``param_var`` value (``KNOWN_SCORE_RANGES`` by default when ``param_var`` is present); ``visits``
+    lists (number, label) pairs that must map one-to-one. ``step`` names the analysis for messages.
+    """
+
+    dataset: str
+    variables: Mapping[str, str] = field(default_factory=dict)
+    keys: Sequence[str] = ()
+    flags: Sequence[str] = ()
+    ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    param_ranges: Mapping[str, tuple[float, float]] | None = None
+    param_var: str = "PARAMCD"
+    value_var: str = "AVAL"
+    visits: Sequence[tuple[str, str]] = (("AVISITN", "AVISIT"), ("VISITNUM", "VISIT"))
+    optional: bool = False
+    step: str = ""
+
+    def __post_init__(self) -> None:
+        bad = {k: v for k, v in self.variables.items() if v not in TYPES}
+        if bad:
+            raise ValueError(f"unknown variable types {bad}; use one of {TYPES}")
+
+
+def _frame(obj: Any) -> pl.DataFrame:
+    """Accept a DataFrame or a ``(df, meta)`` pair such as :class:`trialkit.io.Dataset`."""
+    if isinstance(obj, pl.DataFrame):
+        return obj
+    if isinstance(obj, tuple) and obj and isinstance(obj[0], pl.DataFrame):
+        return obj[0]
+    raise TypeError(f"expected a polars DataFrame, got {type(obj).__name__}")
+
+
+def _rows(mask: pl.Series) -> list[int]:
+    return [int(i) + 1 for i in mask.fill_null(False).arg_true()[:MAX_ROWS]]
+
+
+def _type_ok(dtype: pl.DataType, want: str) -> bool:
+    if want == "any":
+        return True
+    if want == "str":
+        return dtype in (pl.Utf8, pl.Categorical) or isinstance(dtype, pl.Enum)
+    if want == "num":
+        return dtype.is_numeric()
+    if want == "int":
+        return dtype.is_integer()
+    if want == "date":
+        return dtype == pl.Date or isinstance(dtype, pl.Datetime)
+    if want == "datetime":
+        return isinstance(dtype, pl.Datetime)
+    return False
+
+
+_TYPE_WORDS = {"str": "text", "num": "numeric", "int": "integer", "date": "a date", "datetime": "a datetime"}
+
+
+def _type_fix(col: str, dtype: pl.DataType, want: str) -> str:
+    if want == "str":
+        return f"store {col} as text (identifiers and codes such as SITEGR1 must not be numbers)"
+    if want in ("num", "int") and dtype == pl.Utf8:
+        return f"store {col} as numbers (remove non-numeric text, use blank for missing)"
+    if want in ("date", "datetime"):
+        return f"store {col} as a date (or derive it from the --DTC text with derive_vars_dt)"
+    return f"store {col} as {_TYPE_WORDS.get(want, want)}"
+
+
+def _check_one(df: pl.DataFrame, req: Requirement, name: str) -> list[TrialkitError]:
+    errs: list[TrialkitError] = []
+    where = f"{name} ({req.step})" if req.step else name
+    needed = dict(req.variables)
+    for v in [*req.keys, *req.flags, *req.ranges]:
+        needed.setdefault(v, "any")
+    missing = [v for v in needed if v not in df.columns]
+    if missing:
+        errs.append(TrialkitError(
+            f"missing required variable(s) {', '.join(missing)}", source=where, variable=", ".join(missing),
+            fix=f"add {', '.join(missing)} to {name} (or rename the column that holds it)"))
+    for v, want in needed.items():
+        if v in df.columns and not _type_ok(df.schema[v], want):
+            ex = df.get_column(v).drop_nulls().head(3).to_list()
+            errs.append(TrialkitError(
+                f"is {df.schema[v]} but must be {_TYPE_WORDS.get(want, want)} (e.g. {ex})", source=where,
+                variable=v, fix=_type_fix(v, df.schema[v], want)))
+    keys = [k for k in req.keys if k in df.columns]
+    if keys and len(keys) == len(req.keys) and df.height:
+        # keys declared in ``variables`` must be filled; others (e.g. DTYPE) may be blank
+        filled = [k for k in keys if k in req.variables]
+        nulls = df.select(pl.any_horizontal([pl.lit(False)] + [pl.col(k).is_null() for k in filled])).to_series()
+        if nulls.any():
+            errs.append(TrialkitError(f"key variable(s) {', '.join(filled)} missing on some rows", source=where,
+                                      variable=", ".join(filled), rows=_rows(nulls),
+                                      fix="fill the key on every row or drop the empty rows"))
+        dup = df.select(keys).is_duplicated()
+        if dup.any():
+            ex = df.filter(dup).select(keys).unique(maintain_order=True).head(3).rows()
+            shown = ", ".join("/".join(str(x) for x in r) for r in ex)
+            errs.append(TrialkitError(
+                f"{'/'.join(keys)} is not unique ({int(dup.sum())} rows share a key, e.g. {shown})",
+                source=where, variable="/".join(keys), rows=_rows(dup),
+                fix=f"keep one row per {'/'.join(keys)} in {name}"))
+    for f in req.flags:
+        if f not in df.columns:
+            continue
+        s = df.get_column(f)
+        if s.dtype != pl.Utf8:
+            errs.append(TrialkitError(f"flag is {s.dtype}, must be text Y/N/blank", source=where, variable=f,
+                                      fix=f"recode {f} to 'Y', 'N' or blank"))
+            continue
+        bad = ~s.is_null() & ~s.str.strip_chars().is_in(list(FLAG_VALUES))
+        if bad.any():
+            vals = sorted(set(s.filter(bad).head(50).to_list()))[:5]
+            errs.append(TrialkitError(f"flag values other than Y/N/blank: {vals}", source=where, variable=f,
+                                      rows=_rows(bad), fix=f"recode {f} to 'Y', 'N' or blank"))
+    for v, (lo, hi) in req.ranges.items():
+        if v in df.columns and df.schema[v].is_numeric():
+            errs += _range(df, v, lo, hi, where, pl.lit(True), "")
+    pr = req.param_ranges
+    if pr is None and req.param_var in df.columns:
+        pr = KNOWN_SCORE_RANGES
+    if pr and req.param_var in df.columns and req.value_var in df.columns and df.schema[req.value_var].is_numeric():
+        present = set(df.get_column(req.param_var).drop_nulls().cast(pl.Utf8).unique().to_list())
+        for p, (lo, hi) in pr.items():
+            if p in present:
+                errs += _range(df, req.value_var, lo, hi, where, pl.col(req.param_var) == p,
+                               f" for {req.param_var} = {p}")
+    for num, lab in req.visits:
+        if num in df.columns and lab in df.columns:
+            errs += _visits(df, num, lab, where)
+    return errs
+
+
+def _range(df: pl.DataFrame, v: str, lo: float | None, hi: float | None, where: str, cond: pl.Expr,
+           what: str) -> list[TrialkitError]:
+    x = pl.col(v)
+    out = pl.lit(False)
+    if lo is not None:
+        out = out | (x < lo)
+    if hi is not None:
+        out = out | (x > hi)
+    bad = df.select((cond & out).fill_null(False)).to_series()
+    if not bad.any():
+        return []
+    vals = df.get_column(v).filter(bad).head(5).to_list()
+    rng = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+    return [TrialkitError(f"values outside {rng}{what}: {vals}", source=where, variable=v, rows=_rows(bad),
+                          fix=f"correct the values or check that {v} holds the intended scale")]
+
+
+def _visits(df: pl.DataFrame, num: str, lab: str, where: str) -> list[TrialkitError]:
+    errs = []
+    pairs = df.select(num, lab).drop_nulls().unique()
+    for a, b in ((num, lab), (lab, num)):
+        multi = pairs.group_by(a).agg(pl.col(b).n_unique().alias("n"), pl.col(b).sort().alias("vals")).filter(
+            pl.col("n") > 1)
+        if multi.height:
+            ex = multi.sort(a).row(0)
+            rows = _rows(df.select(pl.col(a).is_in(multi.get_column(a).implode())).to_series())
+            errs.append(TrialkitError(
+                f"{a} {ex[0]!r} goes with several {b} values {list(ex[2])}; {num} and {lab} must match "
+                "one-to-one", source=where, variable=f"{num}/{lab}", rows=rows,
+                fix=f"give each {lab} one {num} (and the reverse)"))
+    return errs
+
+
+def run_checks(
+    datasets: Mapping[str, Any], requirements: Sequence[Requirement]
+) -> list[TrialkitError]:
+    """All problems found in ``datasets`` (name -> DataFrame or (df, meta)); names match case-insensitively."""
+    by_name = {k.upper(): v for k, v in datasets.items()}
+    errs: list[TrialkitError] = []
+    for req in requirements:
+        name = req.dataset.upper()
+        if name not in by_name:
+            if not req.optional:
+                errs.append(TrialkitError(
+                    f"dataset {name} is required{' for ' + req.step if req.step else ''} but was not given",
+                    source=name, fix=f"add {name.lower()}.xpt (or .json/.parquet) to the data folder"))
+            continue
+        errs += _check_one(_frame(by_name[name]), req, name)
+    return errs
+
+
+def assert_checks(datasets: Mapping[str, Any], requirements: Sequence[Requirement]) -> None:
+    """Raise one :class:`TrialkitErrors` listing every problem, or return quietly."""
+    errs = run_checks(datasets, requirements)
+    if errs:
+        raise TrialkitErrors(errs, summary="input checks failed")

@@ -1,0 +1,155 @@
+"""Command line: ``trialkit run|analyze|calibrate|validate-study``.
+
+User errors (:class:`~trialkit.errors.TrialkitError`) are printed without a traceback and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from trialkit.errors import TrialkitError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="trialkit: design, simulate and analyse a Phase 3 trial end to end.")
+console = Console()
+err_console = Console(stderr=True)
+
+StudyArg = Annotated[Path, typer.Argument(help="Study definition file (TOML), e.g. studies/ignite.toml")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output folder")]
+
+
+def _topline_table(topline: dict) -> Table:
+    from trialkit.report.formats import fmt_pct, fmt_pvalue
+
+    t = Table(title=f"{topline['study']} week-{topline['endpoints'][0]['visit_week']} topline ({topline['source']})")
+    for col in ("Endpoint", "Arm", "n/N", "Rate %", "Diff % (95% CI)", "p", "Published rate %", "Published diff %"):
+        t.add_column(col, justify="left" if col in ("Endpoint", "Arm") else "right")
+    for ep in topline["endpoints"]:
+        if ep["type"] != "binary":
+            continue
+        for r in ep["results"]:
+            pub = r.get("published") or {}
+            diff = ("" if r["diff_vs_placebo"] is None else
+                    f"{fmt_pct(r['diff_vs_placebo'])} ({fmt_pct(r['ci_low'])}, {fmt_pct(r['ci_high'])})")
+            t.add_row(ep["id"], r["arm"], f"{r['responders']}/{r['n']}", fmt_pct(r["rate"]), diff,
+                      fmt_pvalue(r["p_value"]), fmt_pct(pub.get("rate")), fmt_pct(pub.get("diff_vs_placebo")))
+        t.add_section()
+    return t
+
+
+class _Steps:
+    """A rich status line showing the current step and elapsed time."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.status = console.status("starting")
+
+    def __enter__(self) -> _Steps:
+        self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.status.__exit__(*exc)
+
+    def __call__(self, msg: str) -> None:
+        console.log(f"[dim]{time.perf_counter() - self.t0:6.1f} s[/dim]  {msg}")
+        self.status.update(msg)
+
+
+@app.command()
+def run(
+    study: StudyArg,
+    out: OutOpt = Path("out/run"),
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same results)")] = 1,
+    n_patients: Annotated[int | None, typer.Option("--n-patients", min=1, help="Override n randomized")] = None,
+) -> None:
+    """Simulate one trial from the study file, analyse it and write SDTM, ADaM, ARD, topline and report."""
+    from trialkit import pipeline
+    from trialkit.study import load_study
+
+    s = load_study(study)
+    with _Steps() as steps:
+        res = pipeline.run(s, out, seed=seed, n=n_patients, progress=steps)
+    console.print(_topline_table(res.topline))
+    console.print(f"Wrote {len(res.files)} files to [bold]{res.out}[/bold] (report: {res.out / 'report.html'})")
+
+
+@app.command()
+def analyze(
+    study: StudyArg,
+    data: Annotated[Path, typer.Option("--data", help="Folder with SDTM (DM, SUPPDM, EX, DS, QS, CM) or ADaM "
+                                                      "(ADSL, ADEFF) datasets: .xpt, .json, .parquet or .csv")],
+    out: OutOpt = Path("out/analyze"),
+) -> None:
+    """Run the study file's analyses on your own SDTM or ADaM data (checked first; nothing written on failure)."""
+    from trialkit import pipeline
+    from trialkit.study import load_study
+
+    s = load_study(study)
+    with _Steps() as steps:
+        res = pipeline.analyze(s, data, out, progress=steps)
+    console.print(_topline_table(res.topline))
+    console.print(f"Wrote {len(res.files)} files to [bold]{res.out}[/bold]")
+
+
+@app.command()
+def calibrate(
+    study: StudyArg,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the calibrated study here (default: in place)")]
+    = None,
+    n_per_arm: Annotated[int, typer.Option(min=1000, help="Simulated patients per arm")] = 150_000,
+    seed: int = 20250308,
+) -> None:
+    """Fit the arm-level disease-model parameters to the published week-24 rates and write them back."""
+    from trialkit.calibrate import calibrate as fit
+    from trialkit.calibrate import write_back
+    from trialkit.study import load_study
+
+    s = load_study(study)
+    with _Steps() as steps:
+        res = fit(s, n_per_arm=n_per_arm, seed=seed, progress=steps)
+    path = write_back(study, res.study, out)
+    console.print(f"Calibrated parameters written to [bold]{path}[/bold]")
+
+
+@app.command("validate-study")
+def validate_study(study: StudyArg) -> None:
+    """Check a study file and print a summary."""
+    from trialkit.study import load_study
+
+    s = load_study(study)
+    console.print(f"{study}: OK — {s.study.id}, {len(s.arms)} arms, {len(s.visits)} visits, "
+                  f"{len(s.endpoints)} endpoints, {len(s.strata)} strata")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the app, turning user errors into a message and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except TrialkitError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""A pre-specified multiplicity strategy as a study file states it: graph, test, alpha, correlation, claims.
+
+>>> s = Strategy.from_dict({"graph": {"template": "holm", "m": 2}, "alpha": 0.05,
+...                         "claims": {"any": ["H1"]}})
+>>> s.test([0.01, 0.2]).rejected.tolist(), s.claims_met([0.01, 0.2])
+([True, False], {'any': True})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trialkit.errors import TrialkitError
+from trialkit.multiplicity.claims import claims_met
+from trialkit.multiplicity.graph import Graph, from_dict
+from trialkit.multiplicity.procedures import METHODS, MultiplicityResult
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Graph plus how to test it. ``correlation`` is m x m with ``nan`` where unknown (parametric only)."""
+
+    graph: Graph
+    alpha: float = 0.025
+    method: str = "bonferroni"
+    correlation: np.ndarray | None = None
+    claims: dict[str, list[str]] = field(default_factory=dict)
+
+    def test(self, pvalues: Sequence[float] | np.ndarray) -> MultiplicityResult:
+        return self.graph.test(pvalues, alpha=self.alpha, method=self.method, correlation=self.correlation)
+
+    def claims_met(self, pvalues: Sequence[float] | np.ndarray) -> dict[str, Any]:
+        return claims_met(self.test(pvalues), self.claims)
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any], *, source: str | None = None) -> Strategy:
+        """``{"graph": {...}, "alpha": 0.025, "method": "parametric", "correlation": {"pairs": [[a, b], ...],
+        "rho": 0.5} or a matrix (null = unknown), "claims": {name: [hypotheses]}}``."""
+        src = source or "multiplicity"
+        if "graph" not in spec:
+            raise TrialkitError("missing the graph", source=src, variable="graph",
+                                fix="add a graph (hypotheses + edges, weights + transitions, or a template)")
+        graph = from_dict(spec["graph"], source=f"{src}.graph" if source else None)
+        method = str(spec.get("method", "bonferroni")).lower()
+        if method not in METHODS:
+            raise TrialkitError(f"unknown method {method!r}", source=src, variable="method",
+                                fix=f"use one of {', '.join(METHODS)}")
+        corr = spec.get("correlation")
+        c = None
+        if corr is not None:
+            if isinstance(corr, Mapping):
+                from trialkit.multiplicity.templates import dose_correlation
+
+                c = dose_correlation(graph, [tuple(p) for p in corr.get("pairs", [])], corr.get("rho", 0.5))
+            else:
+                c = np.array([[np.nan if v is None else v for v in row] for row in corr], dtype=float)
+        claims = {str(k): [str(h) for h in v] for k, v in (spec.get("claims") or {}).items()}
+        for k, hyps in claims.items():
+            bad = [h for h in hyps if h not in graph.names]
+            if bad:
+                raise TrialkitError(f"claim refers to unknown hypotheses {bad}", source=src,
+                                    variable=f"claims.{k}", fix=f"use names from {list(graph.names)}")
+        return cls(graph=graph, alpha=float(spec.get("alpha", 0.025)), method=method, correlation=c,
+                   claims=claims)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"graph": self.graph.to_dict(), "alpha": self.alpha, "method": self.method}
+        if self.correlation is not None:
+            out["correlation"] = [[None if np.isnan(v) else float(v) for v in row] for row in self.correlation]
+        if self.claims:
+            out["claims"] = {k: list(v) for k, v in self.claims.items()}
+        return out

@@ -1,0 +1,137 @@
+"""The main jobs, end to end: simulate (``trialkit run``) or take the user's data (``trialkit analyze``), derive ADaM,
+analyse, and write SDTM/ADaM, the ARD, the topline and the report. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from trialkit import _files
+from trialkit import ard as ard_mod
+from trialkit.adam.efficacy import derive_adeff, derive_adsl
+from trialkit.checks import Requirement, assert_checks
+from trialkit.efficacy import analyse_study
+from trialkit.errors import TrialkitError
+from trialkit.io import read_folder, write_parquet
+from trialkit.report.figures import responder_rates_by_visit, to_png
+from trialkit.report.html import render_report
+from trialkit.report.topline import build_topline, topline_json, topline_markdown
+from trialkit.sdtm import build_sdtm
+from trialkit.simulate import simulate_cohort
+from trialkit.study import Study
+
+Progress = Callable[[str], None]
+
+#: What the derivations need from SDTM (checked before anything is derived).
+SDTM_REQUIREMENTS = [
+    Requirement(dataset="DM", step="ADSL", variables={"USUBJID": "str", "SUBJID": "str", "SITEID": "str",
+                                                       "AGE": "num", "SEX": "str", "RACE": "str", "ARM": "str",
+                                                       "ARMCD": "str", "ACTARM": "str", "ACTARMCD": "str"},
+                keys=["USUBJID"], ranges={"AGE": (0, 120)}),
+    Requirement(dataset="SUPPDM", step="ADSL", variables={"USUBJID": "str", "QNAM": "str", "QVAL": "str"},
+                keys=["USUBJID", "QNAM"]),
+    Requirement(dataset="EX", step="ADSL", variables={"USUBJID": "str", "EXSTDTC": "str", "EXDOSE": "num"}),
+    Requirement(dataset="DS", step="ADSL", variables={"USUBJID": "str", "DSCAT": "str", "DSDECOD": "str",
+                                                       "DSSTDTC": "str"}),
+    Requirement(dataset="QS", step="ADEFF", variables={"USUBJID": "str", "QSTESTCD": "str", "QSSTRESN": "num",
+                                                       "VISITNUM": "num", "VISIT": "str", "QSDTC": "str"},
+                keys=["USUBJID", "VISITNUM", "QSTESTCD"]),
+]
+ADAM_REQUIREMENTS = [
+    Requirement(dataset="ADSL", step="analysis", variables={"USUBJID": "str", "TRT01P": "str", "ITTFL": "str"},
+                keys=["USUBJID"], flags=["ITTFL"]),
+    Requirement(dataset="ADEFF", step="analysis", variables={"USUBJID": "str", "PARAMCD": "str", "AVAL": "num",
+                                                             "AVISITN": "num", "TRT01P": "str"}),
+]
+
+
+@dataclass
+class RunResult:
+    out: Path
+    topline: dict[str, Any]
+    ard: pl.DataFrame
+    files: list[Path]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def simulate_sdtm(study: Study, *, seed: int, n: int | None = None) -> dict[str, pl.DataFrame]:
+    """Simulated SDTM for one trial."""
+    return build_sdtm(study, simulate_cohort(study, n, seed=seed))
+
+
+def analyse_sdtm(study: Study, sdtm: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """SDTM -> (ADSL, ADEFF) through the derivation verbs."""
+    adsl = derive_adsl(sdtm, study)
+    return adsl, derive_adeff(sdtm, adsl, study)
+
+
+def report_outputs(study: Study, adam: dict[str, pl.DataFrame], out: Path, *, seed: int | None, source: str,
+                   progress: Progress = _noop, sdtm: dict[str, pl.DataFrame] | None = None) -> RunResult:
+    """Analyse ADSL/ADEFF and write everything under ``out``."""
+    progress("analysing endpoints")
+    ard = analyse_study(adam["ADSL"], adam["ADEFF"], study).to_frame()
+    topline = build_topline(ard, study, seed=seed, source=source)
+    progress("rendering report")
+    resp_ids = [e.id for e in study.endpoints if e.binary][:3]
+    png = to_png(responder_rates_by_visit(ard, study, resp_ids))
+    html = render_report(topline, {"Responder rates by visit (95% CI)": png})
+    progress("writing outputs")
+    files: list[Path] = []
+    if sdtm is not None:
+        for name, df in sdtm.items():
+            files.append(write_parquet(df, out / "sdtm" / f"{name.lower()}.parquet"))
+    for name, df in adam.items():
+        files.append(write_parquet(df, out / "adam" / f"{name.lower()}.parquet"))
+    files += list(ard_mod.write(ard, out))
+    files.append(_files.write_bytes(out / "figures" / "responders_by_visit.png", png))
+    files.append(_files.write_text(out / "topline.md", topline_markdown(topline)))
+    files.append(_files.write_text(out / "report.html", html))
+    # topline.json last: its presence means the run finished
+    files.append(_files.write_text(out / "topline.json", topline_json(topline)))
+    return RunResult(out=out, topline=topline, ard=ard, files=files)
+
+
+def run(study: Study, out: str | Path, *, seed: int, n: int | None = None, progress: Progress = _noop) -> RunResult:
+    """``trialkit run``: simulate one trial and analyse it."""
+    out = Path(out)
+    progress(f"simulating {n or study.study.n_randomized} patients")
+    sdtm = simulate_sdtm(study, seed=seed, n=n)
+    progress("deriving ADaM")
+    adsl, adeff = analyse_sdtm(study, sdtm)
+    return report_outputs(study, {"ADSL": adsl, "ADEFF": adeff}, out, seed=seed, source="simulated",
+                          progress=progress, sdtm=sdtm)
+
+
+def load_user_data(data: str | Path) -> tuple[str, dict[str, pl.DataFrame]]:
+    """Read the user's SDTM or ADaM folder and check it: returns ("adam"|"sdtm", datasets)."""
+    datasets = {k: v.df for k, v in read_folder(data, prefer=("parquet", "xpt", "json", "csv")).items()}
+    if "ADSL" in datasets and "ADEFF" in datasets:
+        assert_checks(datasets, ADAM_REQUIREMENTS)
+        return "adam", datasets
+    if "DM" in datasets:
+        assert_checks(datasets, SDTM_REQUIREMENTS)
+        return "sdtm", datasets
+    raise TrialkitError(f"found neither SDTM (DM, SUPPDM, EX, DS, QS) nor ADaM (ADSL, ADEFF) datasets "
+                        f"(found: {', '.join(sorted(datasets)) or 'none'})", source=str(data),
+                        fix="point --data at the folder holding the datasets")
+
+
+def analyze(study: Study, data: str | Path, out: str | Path, *, progress: Progress = _noop) -> RunResult:
+    """``trialkit analyze``: the study's analyses on the user's SDTM or ADaM data."""
+    progress(f"reading and checking {data}")
+    kind, datasets = load_user_data(data)
+    if kind == "sdtm":
+        progress("deriving ADaM")
+        adsl, adeff = analyse_sdtm(study, datasets)
+    else:
+        adsl, adeff = datasets["ADSL"], datasets["ADEFF"]
+    return report_outputs(study, {"ADSL": adsl, "ADEFF": adeff}, Path(out), seed=None, source="observed",
+                          progress=progress)

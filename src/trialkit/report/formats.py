@@ -1,0 +1,48 @@
+"""Display formats for ARD values, rounding half away from zero as SAS does (Python's round is half-to-even)."""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+
+def round_half_up(x: float, digits: int) -> Decimal:
+    """Round ``x`` to ``digits`` decimals, halves away from zero (SAS ROUND)."""
+    q = Decimal(1).scaleb(-digits)
+    # repr() gives the shortest string that round-trips, so 2.675 rounds to 2.68 as in SAS
+    return Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP)
+
+
+def fmt_num(x: float | None, digits: int) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return ""
+    return f"{round_half_up(x, digits):.{digits}f}"
+
+
+def fmt_pvalue(p: float | None) -> str:
+    """P-values as in most CSR shells: ``<0.001`` below 0.001, else 3 decimals."""
+    if p is None or not math.isfinite(p):
+        return ""
+    return "<0.001" if p < 0.001 else fmt_num(p, 3)
+
+
+def fmt_pct(x: float | None, digits: int = 1) -> str:
+    """A proportion as a percentage."""
+    if x is None or not math.isfinite(x):
+        return ""
+    return fmt_num(100.0 * x, digits)
+
+
+def fmt_value(x: float | None, fmt: str | None) -> str:
+    """Format a value with an ARD ``fmt``: ``"pct1"``, ``"pvalue"``, or a Python format like ``"{:.2f}"``."""
+    if fmt is None:
+        return fmt_num(x, 4)
+    if fmt.startswith("pct"):
+        return fmt_pct(x, int(fmt[3:] or 1))
+    if fmt == "pvalue":
+        return fmt_pvalue(x)
+    if fmt.startswith("{:.") and fmt.endswith("f}"):
+        return fmt_num(x, int(fmt[3:-2]))
+    if x is None or not math.isfinite(x):
+        return ""
+    return fmt.format(x)

@@ -1,0 +1,85 @@
+"""The self-contained HTML report: topline table (published vs simulated), figures, methods; from the ARD."""
+
+from __future__ import annotations
+
+import base64
+import html
+from typing import Any
+
+import polars as pl
+from great_tables import GT
+
+from trialkit.report.formats import fmt_pct, fmt_pvalue
+
+CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
+.note{color:#555;font-size:.9em}img{max-width:100%}
+"""
+
+
+def topline_frame(topline: dict[str, Any]) -> pl.DataFrame:
+    """Display rows of the binary endpoints: simulated next to published."""
+    labels = {a["id"]: a["label"] for a in topline["arms"]}
+    rows = []
+    for ep in topline["endpoints"]:
+        if ep["type"] != "binary":
+            continue
+        for r in ep["results"]:
+            pub = r.get("published") or {}
+            diff = ("" if r["diff_vs_placebo"] is None else
+                    f"{fmt_pct(r['diff_vs_placebo'])} ({fmt_pct(r['ci_low'])}, {fmt_pct(r['ci_high'])})")
+            rows.append({
+                "Endpoint": f"{ep['label']} (week {ep['visit_week']}, {ep['role']})",
+                "Arm": labels[r["arm"]], "n/N": f"{r['responders']}/{r['n']}", "Rate %": fmt_pct(r["rate"]),
+                "Difference vs placebo % (95% CI)": diff, "p": fmt_pvalue(r["p_value"]),
+                "Published rate %": fmt_pct(pub.get("rate")), "Published diff %": fmt_pct(pub.get("diff_vs_placebo")),
+                "Published p": pub.get("p_value") or "",
+            })
+    return pl.DataFrame(rows)
+
+
+def _continuous_frame(topline: dict[str, Any]) -> pl.DataFrame | None:
+    labels = {a["id"]: a["label"] for a in topline["arms"]}
+    rows = []
+    for ep in topline["endpoints"]:
+        if ep["type"] == "binary":
+            continue
+        for r in ep["results"]:
+            f = lambda x: "" if x is None else f"{x:.1f}"  # noqa: E731
+            rows.append({"Endpoint": f"{ep['label']} (week {ep['visit_week']}, observed cases)",
+                         "Arm": labels[r["arm"]], "n": str(r["n"]), "Mean": f(r["mean"]), "SD": f(r["sd"]),
+                         "Median": f(r["median"])})
+    return pl.DataFrame(rows) if rows else None
+
+
+def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
+                  extra_sections: list[str] | None = None) -> str:
+    """HTML text of the report (figures embedded as base64 PNG)."""
+    title = f"{topline['study']}: {topline['source']} results vs published topline"
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<style>{CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
+             f"<p>{html.escape(topline['title'])}</p>",
+             f"<p class='note'>{topline['n_randomized']} randomized ("
+             + ", ".join(f"{html.escape(a['label'])}: {a['n']}" for a in topline["arms"])
+             + f"); seed {topline['seed']}. Intercurrent events: rescue and discontinuation = non-responder, "
+             "missing = non-responder (composite strategy).</p>"]
+    gt = (GT(topline_frame(topline).to_pandas(), groupname_col="Endpoint")
+          .tab_header(title="Week-24 responder endpoints: simulated vs published",
+                      subtitle="Mantel-Haenszel risk difference (Sato variance) and CMH test stratified by the "
+                               "randomization strata"))
+    parts += ["<h2>Topline</h2>", gt.as_raw_html()]
+    cont = _continuous_frame(topline)
+    if cont is not None:
+        parts += ["<h2>Continuous endpoints</h2>",
+                  GT(cont.to_pandas(), groupname_col="Endpoint").as_raw_html()]
+    for name, png in figures.items():
+        b64 = base64.b64encode(png).decode("ascii")
+        parts += [f"<h2>{html.escape(name)}</h2>", f"<img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"]
+    parts += extra_sections or []
+    parts += ["<h2>Methods</h2><p class='note'>Rates: Wilson 95% CI. Differences: Mantel-Haenszel weighted risk "
+              "difference with Sato's variance (Sato 1989; SAS PROC FREQ COMMONRISKDIFF). p: Cochran-Mantel-Haenszel "
+              "test (general association, 1 df) stratified by the randomization strata. Every number on this page "
+              "comes from the analysis results data (ard.parquet / ard.json) written next to it.</p>",
+              "</body></html>"]
+    return "\n".join(parts) + "\n"

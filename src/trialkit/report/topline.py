@@ -1,0 +1,106 @@
+"""The topline: per endpoint and arm, rate, difference vs placebo, CI and p-value; built from the ARD only."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import polars as pl
+
+from trialkit.ard import lookup
+from trialkit.report.formats import fmt_pct, fmt_pvalue
+from trialkit.study import Study
+
+TRT = "TRT01P"
+
+
+def _f(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: str = "simulated") -> dict[str, Any]:
+    """The topline dictionary (the shape of ``topline.json``)."""
+    pbo = study.placebo.label
+    arms = [{"id": a.id, "label": a.label, "dose_mg": a.dose_mg, "placebo": a.placebo,
+             "n": int(lookup(ard, "ADSL", "N", **{TRT: a.label}) or 0)} for a in study.arms]
+    endpoints = []
+    for ep in study.endpoints:
+        if not ep.binary:
+            rows = []
+            for a in study.arms:
+                g = {TRT: a.label}
+                rows.append({"arm": a.id, "n": int(lookup(ard, f"{ep.id}.summary", "n", **g) or 0),
+                             "mean": _f(lookup(ard, f"{ep.id}.summary", "mean", **g)),
+                             "sd": _f(lookup(ard, f"{ep.id}.summary", "sd", **g)),
+                             "median": _f(lookup(ard, f"{ep.id}.summary", "median", **g))})
+            endpoints.append({"id": ep.id, "label": ep.label, "role": ep.role, "visit_week": ep.visit_week,
+                              "type": "continuous", "analysis": "observed cases", "results": rows})
+            continue
+        results = []
+        for a in study.arms:
+            g = {TRT: a.label}
+            row: dict[str, Any] = {
+                "arm": a.id,
+                "n": int(lookup(ard, f"{ep.id}.rate", "N", **g) or 0),
+                "responders": int(lookup(ard, f"{ep.id}.rate", "n", **g) or 0),
+                "rate": _f(lookup(ard, f"{ep.id}.rate", "p", **g)),
+                "diff_vs_placebo": None, "ci_low": None, "ci_high": None, "p_value": None,
+            }
+            if not a.placebo:
+                gc = {TRT: a.label, "COMPARATOR": pbo}
+                row.update(
+                    diff_vs_placebo=_f(lookup(ard, f"{ep.id}.mh_rd", "estimate", **gc)),
+                    ci_low=_f(lookup(ard, f"{ep.id}.mh_rd", "ci_low", **gc)),
+                    ci_high=_f(lookup(ard, f"{ep.id}.mh_rd", "ci_high", **gc)),
+                    p_value=_f(lookup(ard, f"{ep.id}.cmh", "pvalue", **gc)),
+                )
+            pub = study.published_for(ep.id, a.id)
+            row["published"] = None if pub is None else {"rate": pub.rate, "diff_vs_placebo": pub.diff,
+                                                         "p_value": pub.p_value}
+            results.append(row)
+        endpoints.append({"id": ep.id, "label": ep.label, "role": ep.role, "visit_week": ep.visit_week,
+                          "type": "binary", "analysis": "CMH stratified by " + ", ".join(study.analysis.stratify_by)
+                          + "; Mantel-Haenszel risk difference (Sato variance)", "results": results})
+    return {
+        "study": study.study.id, "title": study.study.title, "source": source, "seed": seed,
+        "n_randomized": sum(a["n"] for a in arms), "alpha": study.study.alpha,
+        "confidence_level": study.analysis.confidence_level,
+        "intercurrent_events": study.intercurrent_events.model_dump(), "arms": arms, "endpoints": endpoints,
+    }
+
+
+def topline_json(topline: dict[str, Any]) -> str:
+    """Deterministic JSON text."""
+    return json.dumps(topline, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def topline_markdown(topline: dict[str, Any]) -> str:
+    """The topline as a Markdown table: simulated (or observed) vs published."""
+    labels = {a["id"]: a["label"] for a in topline["arms"]}
+    lines = [f"# {topline['study']} topline ({topline['source']}, seed {topline['seed']})", "",
+             f"{topline['n_randomized']} randomized: "
+             + ", ".join(f"{a['label']} {a['n']}" for a in topline["arms"]), "",
+             "| Endpoint | Arm | n | Responders | Rate % | Diff vs placebo % (95% CI) | p | Published rate % | "
+             "Published diff % | Published p |",
+             "|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
+    for ep in topline["endpoints"]:
+        if ep["type"] != "binary":
+            continue
+        for r in ep["results"]:
+            diff = ("" if r["diff_vs_placebo"] is None else
+                    f"{fmt_pct(r['diff_vs_placebo'])} ({fmt_pct(r['ci_low'])}, {fmt_pct(r['ci_high'])})")
+            pub = r.get("published") or {}
+            lines.append(
+                f"| {ep['label']} (wk {ep['visit_week']}) | {labels[r['arm']]} | {r['n']} | {r['responders']} | "
+                f"{fmt_pct(r['rate'])} | {diff} | {fmt_pvalue(r['p_value'])} | "
+                f"{fmt_pct(pub.get('rate'))} | {fmt_pct(pub.get('diff_vs_placebo'))} | {pub.get('p_value') or ''} |")
+    cont = [e for e in topline["endpoints"] if e["type"] != "binary"]
+    if cont:
+        lines += ["", "| Endpoint | Arm | n | Mean | SD | Median |", "|---|---|---:|---:|---:|---:|"]
+        for ep in cont:
+            for r in ep["results"]:
+                f = lambda x: "" if x is None else f"{x:.1f}"  # noqa: E731
+                lines.append(f"| {ep['label']} (wk {ep['visit_week']}, observed) | {labels[r['arm']]} | {r['n']} | "
+                             f"{f(r['mean'])} | {f(r['sd'])} | {f(r['median'])} |")
+    return "\n".join(lines) + "\n"
