@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from trialkit import stats
-from trialkit.ard import ARD
+from trialkit.ard import ARD, lookup
 from trialkit.errors import TrialkitError
 from trialkit.study import Endpoint, Study
 
@@ -85,6 +85,35 @@ def analyse_continuous(adeff: pl.DataFrame, study: Study, ep: Endpoint, ard: ARD
                            "max": "{:.1f}"})
 
 
+def analyse_multiplicity(study: Study, ard: ARD) -> None:
+    """The study's graphical multiplicity strategy on the raw CMH p-values (analysis ids ``MULT``, ``MULT.claims``).
+
+    Per hypothesis ``ENDPOINT_ARM``: raw ``pvalue``, initial ``weight``, ``adjusted_pvalue`` and ``rejected``
+    (1/0); per claim: ``met`` (1/0).
+    """
+    strategy = study.strategy()
+    if strategy is None:
+        return
+    frame = ard.to_frame()
+    pbo = study.placebo.label
+    pvals = []
+    for h in strategy.graph.names:
+        ep_id, arm_id = h.rsplit("_", 1)
+        p = lookup(frame, f"{ep_id}.cmh", "pvalue", TRT01P=study.arm(arm_id).label, COMPARATOR=pbo)
+        pvals.append(np.nan if p is None else p)
+    res = strategy.test(np.asarray(pvals, dtype=float))
+    weights = np.asarray(strategy.graph.weights, dtype=float)
+    for i, h in enumerate(strategy.graph.names):
+        ard.add_many("MULT", h, {"pvalue": pvals[i], "weight": weights[i],
+                                 "adjusted_pvalue": float(res.adjusted_pvalues[i]),
+                                 "rejected": float(bool(res.rejected[i]))},
+                     groups={"METHOD": strategy.method, "ALPHA": f"{strategy.alpha:g}"},
+                     fmts={"pvalue": "pvalue", "adjusted_pvalue": "pvalue", "weight": "{:.3f}", "rejected": "{:.0f}"})
+    for name, hyps in strategy.claims.items():
+        met = all(bool(res.rejected[strategy.graph.names.index(h)]) for h in hyps)
+        ard.add("MULT.claims", name, "met", float(met), groups={"METHOD": strategy.method}, fmt="{:.0f}")
+
+
 def analyse_study(adsl: pl.DataFrame, adeff: pl.DataFrame, study: Study) -> ARD:
     """All efficacy analyses of the study file, as an ARD."""
     ard = ARD()
@@ -97,4 +126,5 @@ def analyse_study(adsl: pl.DataFrame, adeff: pl.DataFrame, study: Study) -> ARD:
             analyse_by_visit(adeff, study, ep, ard)
         else:
             analyse_continuous(adeff, study, ep, ard)
+    analyse_multiplicity(study, ard)
     return ard

@@ -18,7 +18,7 @@ from trialkit.checks import Requirement, assert_checks
 from trialkit.efficacy import analyse_study
 from trialkit.errors import TrialkitError
 from trialkit.io import read_folder, write_parquet
-from trialkit.report.figures import responder_rates_by_visit, to_png
+from trialkit.report.figures import multiplicity_graph, responder_rates_by_visit, to_png
 from trialkit.report.html import render_report
 from trialkit.report.topline import build_topline, topline_json, topline_markdown
 from trialkit.sdtm import build_sdtm
@@ -81,8 +81,12 @@ def report_outputs(study: Study, adam: dict[str, pl.DataFrame], out: Path, *, se
     topline = build_topline(ard, study, seed=seed, source=source)
     progress("rendering report")
     resp_ids = [e.id for e in study.endpoints if e.binary][:3]
-    png = to_png(responder_rates_by_visit(ard, study, resp_ids))
-    html = render_report(topline, {"Responder rates by visit (95% CI)": png})
+    figs = {"Responder rates by visit (95% CI)": ("responders_by_visit.png",
+                                                  to_png(responder_rates_by_visit(ard, study, resp_ids)))}
+    graph_fig = multiplicity_graph(study, ard)
+    if graph_fig is not None:
+        figs["Multiplicity graph"] = ("multiplicity_graph.png", to_png(graph_fig))
+    html = render_report(topline, {title: png for title, (_, png) in figs.items()})
     progress("writing outputs")
     files: list[Path] = []
     if sdtm is not None:
@@ -91,7 +95,8 @@ def report_outputs(study: Study, adam: dict[str, pl.DataFrame], out: Path, *, se
     for name, df in adam.items():
         files.append(write_parquet(df, out / "adam" / f"{name.lower()}.parquet"))
     files += list(ard_mod.write(ard, out))
-    files.append(_files.write_bytes(out / "figures" / "responders_by_visit.png", png))
+    for fname, png in figs.values():
+        files.append(_files.write_bytes(out / "figures" / fname, png))
     files.append(_files.write_text(out / "topline.md", topline_markdown(topline)))
     files.append(_files.write_text(out / "report.html", html))
     # topline.json last: its presence means the run finished

@@ -175,6 +175,17 @@ class DiseaseModel(_Model):
     arms: dict[str, ArmModel]
 
 
+class Scenario(_Model):
+    """A what-if for design simulations: the fitted model (``effect_scale = 1``), no drug effect (``null``), a
+    scaled drug effect, or explicit arm parameters (``arms``) that override the fitted ones."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str = ""
+    null: bool = False
+    effect_scale: float = Field(default=1.0, ge=0)
+    arms: dict[str, ArmModel] = Field(default_factory=dict)
+
+
 class Study(_Model):
     """A validated study definition."""
 
@@ -189,6 +200,7 @@ class Study(_Model):
     published: list[Published] = Field(default_factory=list)
     model: DiseaseModel
     multiplicity: dict[str, Any] | None = None
+    scenarios: list[Scenario] = Field(default_factory=list)
 
     # -- convenience -------------------------------------------------------------------------------------------
     @property
@@ -211,6 +223,44 @@ class Study(_Model):
 
     def published_for(self, endpoint_id: str, arm_id: str) -> Published | None:
         return next((p for p in self.published if p.endpoint == endpoint_id and p.arm == arm_id), None)
+
+    def strategy(self) -> Any:
+        """The multiplicity strategy (:class:`trialkit.multiplicity.Strategy`), or None if the file has none."""
+        if self.multiplicity is None:
+            return None
+        from trialkit.multiplicity import Strategy
+
+        return Strategy.from_dict(self.multiplicity, source="multiplicity")
+
+    def multiplicity_strategy_or_fail(self, source: str) -> Any:
+        from trialkit.multiplicity import Strategy
+
+        return Strategy.from_dict(self.multiplicity or {}, source=f"{source}: multiplicity")
+
+    def hypothesis(self, endpoint_id: str, arm_id: str) -> str:
+        """Name of the multiplicity hypothesis for an endpoint and an active arm."""
+        return f"{endpoint_id}_{arm_id}"
+
+    def scenario(self, name: str) -> Study:
+        """A copy whose arm-level model parameters follow scenario ``name``."""
+        sc = next((x for x in self.scenarios if x.name == name), None)
+        if sc is None:
+            raise TrialkitError(f"unknown scenario '{name}'", variable="scenarios",
+                                fix=f"use one of {[x.name for x in self.scenarios]}")
+        pbo = self.model.arms[self.placebo.id]
+        arms = dict(self.model.arms)
+        for a in self.active_arms:
+            p = arms[a.id]
+            if sc.null:
+                p = pbo.model_copy(update={"drug_effect": 0.0, "nrs_effect": 0.0})
+            elif sc.effect_scale != 1.0:
+                k = sc.effect_scale
+                p = p.model_copy(update={
+                    "drug_effect": k * p.drug_effect, "nrs_effect": k * p.nrs_effect,
+                    "iga_effect": pbo.iga_effect + k * (p.iga_effect - pbo.iga_effect),
+                    "riga_strictness": pbo.riga_strictness + k * (p.riga_strictness - pbo.riga_strictness)})
+            arms[a.id] = sc.arms.get(a.id, p)
+        return self.model_copy(update={"model": self.model.model_copy(update={"arms": arms})})
 
     def with_n(self, n: int) -> Study:
         """A copy with another number of randomized patients."""
@@ -287,6 +337,20 @@ def _check_consistency(s: Study, source: str) -> None:
     for key in s.model.arms:
         if key not in arm_ids:
             fail(f"model.arms.{key}", f"'{key}' is not an arm of the study", f"use one of {arm_ids}")
+    names = [sc.name for sc in s.scenarios]
+    if len(set(names)) != len(names):
+        fail("scenarios", f"scenario names are not unique: {names}", "rename the duplicate")
+    for i, sc in enumerate(s.scenarios):
+        for key in sc.arms:
+            if key not in arm_ids:
+                fail(f"scenarios[{i}].arms.{key}", f"'{key}' is not an arm of the study", f"use one of {arm_ids}")
+    if s.multiplicity is not None:
+        strategy = s.multiplicity_strategy_or_fail(source)
+        expected = {s.hypothesis(e.id, a.id) for e in s.endpoints if e.binary for a in s.active_arms}
+        unknown = [h for h in strategy.graph.names if h not in expected]
+        if unknown:
+            fail("multiplicity.graph", f"hypotheses {unknown} do not name a binary endpoint and an active arm "
+                 "as ENDPOINT_ARM", f"use names from {sorted(expected)}")
     if "BLIGA" in strata_ids:
         levels = s.strata[strata_ids.index("BLIGA")].levels
         missing = [lv for lv in levels if lv not in s.model.baseline_easi_median]

@@ -150,3 +150,29 @@ def test_calibrated_rates_at_200000_patients():
     r = composite_responders(STUDY, c, ep)
     w16, w24 = STUDY.visit_weeks.index(16), STUDY.visit_weeks.index(24)
     assert r[c.arm == 0, w24].mean() > r[c.arm == 0, w16].mean() + 0.02
+
+
+def test_topline_multiplicity(run_dir):
+    t = json.loads((run_dir / "topline.json").read_text())
+    mult = t["multiplicity"]
+    strategy = STUDY.strategy()
+    assert [h["id"] for h in mult["hypotheses"]] == list(strategy.graph.names)
+    raw = {(e["id"], r["arm"]): r["p_value"] for e in t["endpoints"] for r in e["results"] if r["p_value"] is not None}
+    pvals = [raw[(h["endpoint"], h["arm"])] for h in mult["hypotheses"]]
+    assert [h["p_value"] for h in mult["hypotheses"]] == pvals
+    res = strategy.test(np.array(pvals))
+    assert [h["rejected"] for h in mult["hypotheses"]] == res.rejected.tolist()
+    assert np.allclose([h["adjusted_p_value"] for h in mult["hypotheses"]], res.adjusted_pvalues)
+    for claim, hyps in strategy.claims.items():
+        assert mult["claims"][claim] == all(res.rejected[strategy.graph.names.index(h)] for h in hyps)
+    assert (run_dir / "figures" / "multiplicity_graph.png").stat().st_size > 0
+
+
+def test_scenarios():
+    null = STUDY.scenario("null")
+    pbo = null.model.arms["PBO"]
+    for arm in ("ROC300", "ROC150"):
+        p = null.model.arms[arm]
+        assert p.drug_effect == 0 and p.iga_effect == pbo.iga_effect and p.riga_strictness == pbo.riga_strictness
+    pess = STUDY.scenario("pessimistic").model.arms["ROC300"]
+    assert pess.drug_effect == pytest.approx(0.75 * STUDY.model.arms["ROC300"].drug_effect)

@@ -32,9 +32,16 @@ ROOT = 1e-6  # limits found by root search in both implementations
 ITER = 1e-4  # iteratively fitted models / nuisance-parameter maximization
 
 
+_SPECIAL = {"NA": np.nan, "NaN": np.nan, "Inf": np.inf, "-Inf": -np.inf}
+
+
+def _num(v):
+    return _SPECIAL[v] if isinstance(v, str) else v
+
+
 def close(actual, expected, rtol=CLOSED, atol=1e-12):
     a = np.asarray(actual, dtype=float)
-    e = np.asarray([np.nan if v is None else v for v in np.atleast_1d(expected)], dtype=float).reshape(a.shape)
+    e = np.vectorize(_num, otypes=[float])(np.asarray(expected, dtype=object)).reshape(a.shape)
     np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
 
 

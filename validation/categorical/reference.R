@@ -121,7 +121,7 @@ rr_mh <- function(x) {
 rr_logit <- function(x) {
   a <- x[1, 1, ]; b <- x[1, 2, ]; c <- x[2, 1, ]; d <- x[2, 2, ]
   use <- (a + b) > 0 & (c + d) > 0
-  adj <- ifelse(a == 0 | c == 0, 0.5, 0)
+  adj <- ifelse(a == 0 | b == 0 | c == 0 | d == 0, 0.5, 0)
   a <- a + adj; b <- b + adj; c <- c + adj; d <- d + adj
   logit_pool(log((a / (a + b)) / (c / (c + d)))[use], (1 / a - 1 / (a + b) + 1 / c - 1 / (c + d))[use])
 }

@@ -62,3 +62,37 @@ def to_svg(fig: plt.Figure) -> bytes:
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def multiplicity_graph(study: Study, ard: pl.DataFrame) -> plt.Figure | None:
+    """The study's multiplicity graph with the rejected hypotheses shaded and adjusted p-values (from the ARD)."""
+    from types import SimpleNamespace
+
+    from trialkit.report.multiplicity_figure import draw_graph
+
+    strategy = study.strategy()
+    d = ard.filter(pl.col("analysis_id") == "MULT")
+    if strategy is None or d.height == 0:
+        return None
+    names = list(strategy.graph.names)
+
+    def stat(name: str) -> np.ndarray:
+        sub = d.filter(pl.col("stat_name") == name)
+        m = dict(zip(sub["variable"], sub["stat"], strict=True))
+        return np.array([m[h] for h in names])
+
+    res = SimpleNamespace(rejected=stat("rejected") == 1.0, adjusted_pvalues=stat("adjusted_pvalue"))
+    # arms as columns, endpoints as rows (in the study file's order) when names are ENDPOINT_ARM
+    arm_ids = [a.id for a in study.active_arms]
+    ep_ids = [e.id for e in study.endpoints]
+    parts = [h.rsplit("_", 1) for h in names]
+    layout = None
+    if all(len(p) == 2 and p[0] in ep_ids and p[1] in arm_ids for p in parts):
+        rows = sorted({ep_ids.index(p[0]) for p in parts})
+        layout = np.array([[0.15 + 0.7 * arm_ids.index(a) / max(len(arm_ids) - 1, 1),
+                            0.85 - 0.7 * rows.index(ep_ids.index(e)) / max(len(rows) - 1, 1)] for e, a in parts])
+    fig, ax = plt.subplots(figsize=(8.5, 6.0))
+    draw_graph(strategy.graph, ax=ax, result=res, layout=layout,
+               title=f"Graphical multiplicity ({strategy.method}, alpha {strategy.alpha:g}); shaded = rejected")
+    fig.tight_layout()
+    return fig

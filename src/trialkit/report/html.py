@@ -73,6 +73,16 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
     if cont is not None:
         parts += ["<h2>Continuous endpoints</h2>",
                   GT(cont.to_pandas(), groupname_col="Endpoint").as_raw_html()]
+    mult = topline.get("multiplicity")
+    if mult:
+        mf = pl.DataFrame([{"Hypothesis": h["id"], "Initial weight": f"{h['weight']:.3f}",
+                            "p (CMH)": fmt_pvalue(h["p_value"]), "Adjusted p": fmt_pvalue(h["adjusted_p_value"]),
+                            "Rejected": "yes" if h["rejected"] else "no"} for h in mult["hypotheses"]])
+        claims = ", ".join(f"{html.escape(k)}: {'met' if v else 'not met'}" for k, v in mult["claims"].items())
+        parts += ["<h2>Multiplicity-adjusted conclusions</h2>",
+                  GT(mf.to_pandas()).tab_header(
+                      title=f"Graphical procedure ({mult['method']}), overall alpha {mult['alpha']:g} (two-sided)"
+                  ).as_raw_html(), f"<p>Claims: {claims}</p>"]
     for name, png in figures.items():
         b64 = base64.b64encode(png).decode("ascii")
         parts += [f"<h2>{html.escape(name)}</h2>", f"<img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"]

@@ -62,12 +62,35 @@ def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: 
         endpoints.append({"id": ep.id, "label": ep.label, "role": ep.role, "visit_week": ep.visit_week,
                           "type": "binary", "analysis": "CMH stratified by " + ", ".join(study.analysis.stratify_by)
                           + "; Mantel-Haenszel risk difference (Sato variance)", "results": results})
+    mult = _multiplicity(ard, study)
+    if mult:
+        rejected = {(h["endpoint"], h["arm"]): h["rejected"] for h in mult["hypotheses"]}
+        for ep in endpoints:
+            for r in ep["results"]:
+                if (ep["id"], r["arm"]) in rejected:
+                    r["significant_after_multiplicity"] = rejected[(ep["id"], r["arm"])]
     return {
         "study": study.study.id, "title": study.study.title, "source": source, "seed": seed,
         "n_randomized": sum(a["n"] for a in arms), "alpha": study.study.alpha,
         "confidence_level": study.analysis.confidence_level,
         "intercurrent_events": study.intercurrent_events.model_dump(), "arms": arms, "endpoints": endpoints,
+        "multiplicity": mult,
     }
+
+
+def _multiplicity(ard: pl.DataFrame, study: Study) -> dict[str, Any] | None:
+    d = ard.filter(pl.col("analysis_id") == "MULT")
+    if d.height == 0:
+        return None
+    hyps = []
+    for h in d["variable"].unique(maintain_order=True).to_list():
+        ep_id, arm_id = h.rsplit("_", 1)
+        get = lambda name, h=h: _f(lookup(ard, "MULT", name, variable=h))  # noqa: E731
+        hyps.append({"id": h, "endpoint": ep_id, "arm": arm_id, "weight": get("weight"), "p_value": get("pvalue"),
+                     "adjusted_p_value": get("adjusted_pvalue"), "rejected": get("rejected") == 1.0})
+    claims = ard.filter(pl.col("analysis_id") == "MULT.claims")
+    return {"method": d["group1_level"][0], "alpha": float(d["group2_level"][0]), "hypotheses": hyps,
+            "claims": {r["variable"]: r["stat"] == 1.0 for r in claims.iter_rows(named=True)}}
 
 
 def topline_json(topline: dict[str, Any]) -> str:
@@ -95,6 +118,14 @@ def topline_markdown(topline: dict[str, Any]) -> str:
                 f"| {ep['label']} (wk {ep['visit_week']}) | {labels[r['arm']]} | {r['n']} | {r['responders']} | "
                 f"{fmt_pct(r['rate'])} | {diff} | {fmt_pvalue(r['p_value'])} | "
                 f"{fmt_pct(pub.get('rate'))} | {fmt_pct(pub.get('diff_vs_placebo'))} | {pub.get('p_value') or ''} |")
+    mult = topline.get("multiplicity")
+    if mult:
+        lines += ["", f"Multiplicity: graphical procedure ({mult['method']}, alpha {mult['alpha']:g}, two-sided "
+                  "CMH p-values)", "", "| Hypothesis | Weight | p | Adjusted p | Rejected |", "|---|---:|---:|---:|---|"]
+        for h in mult["hypotheses"]:
+            lines.append(f"| {h['id']} | {h['weight']:.3f} | {fmt_pvalue(h['p_value'])} | "
+                         f"{fmt_pvalue(h['adjusted_p_value'])} | {'yes' if h['rejected'] else 'no'} |")
+        lines += ["", "Claims: " + ", ".join(f"{k} {'met' if v else 'not met'}" for k, v in mult["claims"].items())]
     cont = [e for e in topline["endpoints"] if e["type"] != "binary"]
     if cont:
         lines += ["", "| Endpoint | Arm | n | Mean | SD | Median |", "|---|---|---:|---:|---:|---:|"]

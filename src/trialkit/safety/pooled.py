@@ -33,9 +33,9 @@ from trialkit.safety.tables import FMT_N, FMT_P, FMT_RATE, exposure_days
 POOLED = "POOLED"
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS iss_adsl (STUDYID VARCHAR, USUBJID VARCHAR, ARM VARCHAR, ARMORD INTEGER,
+CREATE TABLE IF NOT EXISTS iss_adsl (SID BIGINT, STUDYID VARCHAR, USUBJID VARCHAR, ARM VARCHAR, ARMORD INTEGER,
                                      EXPDAYS DOUBLE);
-CREATE TABLE IF NOT EXISTS iss_adae (STUDYID VARCHAR, USUBJID VARCHAR, SOC VARCHAR, PT VARCHAR, ONSET DOUBLE);
+CREATE TABLE IF NOT EXISTS iss_adae (SID BIGINT, STUDYID VARCHAR, SOC VARCHAR, PT VARCHAR, ONSET DOUBLE);
 """
 
 
@@ -43,7 +43,8 @@ class SafetyDatabase:
     """Pooled safety data of several studies in DuckDB (in memory, or in the file ``path``).
 
     Only population subjects (``pop_flag == "Y"``) and treatment-emergent events (``te_flag == "Y"``) are
-    stored, one row per subject (``iss_adsl``) and per event (``iss_adae``).
+    stored, one row per subject (``iss_adsl``) and per event (``iss_adae``); ``SID`` is a subject number
+    unique over studies, so that counting distinct subjects never hashes text.
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
@@ -117,19 +118,21 @@ class SafetyDatabase:
             sl = sl.with_columns(pl.col("ARM").replace_strict(order, return_dtype=pl.Int32).alias("ARMORD"))
         else:
             sl = sl.with_columns(pl.col("__armn").rank("dense").cast(pl.Int32).fill_null(0).alias("ARMORD"))
-        sl = sl.select("STUDYID", "USUBJID", "ARM", "ARMORD", "EXPDAYS")
+        self.con.execute("DELETE FROM iss_adsl WHERE STUDYID = ?", [studyid])
+        self.con.execute("DELETE FROM iss_adae WHERE STUDYID = ?", [studyid])
+        offset = self.con.execute("SELECT coalesce(max(SID), -1) + 1 FROM iss_adsl").fetchone()[0]  # type: ignore[index]
+        sl = sl.with_row_index("SID", offset=int(offset)).with_columns(pl.col("SID").cast(pl.Int64)).select(
+            "SID", "STUDYID", "USUBJID", "ARM", "ARMORD", "EXPDAYS")
         ae = adae.filter(pl.col(te_flag) == "Y") if te_flag else adae
         ae = ae.select(
-            pl.lit(studyid).alias("STUDYID"), pl.col("USUBJID").cast(pl.Utf8),
+            pl.col("USUBJID").cast(pl.Utf8), pl.lit(studyid).alias("STUDYID"),
             pl.col(soc).cast(pl.Utf8).alias("SOC"), pl.col(pt).cast(pl.Utf8).alias("PT"),
             (pl.col(onset_day).cast(pl.Float64) if onset_day in adae.columns else pl.lit(None, pl.Float64))
             .alias("ONSET"),
-        ).join(sl.select("USUBJID"), on="USUBJID", how="semi")
+        ).join(sl.select("USUBJID", "SID"), on="USUBJID", how="inner").select("SID", "STUDYID", "SOC", "PT", "ONSET")
         if ae["SOC"].null_count() or ae["PT"].null_count():
             raise TrialkitError("treatment-emergent events without SOC or PT", source=f"ADAE ({studyid})",
                                 variable=f"{soc}, {pt}")
-        self.con.execute("DELETE FROM iss_adsl WHERE STUDYID = ?", [studyid])
-        self.con.execute("DELETE FROM iss_adae WHERE STUDYID = ?", [studyid])
         sl_arrow, ae_arrow = sl.to_arrow(), ae.to_arrow()  # noqa: F841 - referenced by name in SQL
         self.con.execute("INSERT INTO iss_adsl SELECT * FROM sl_arrow")
         self.con.execute("INSERT INTO iss_adae SELECT * FROM ae_arrow")
@@ -150,12 +153,13 @@ class SafetyDatabase:
         """
         q = f"""
         WITH ev AS (
-            SELECT e.STUDYID, e.USUBJID, s.ARM, e.SOC, e.PT
-            FROM iss_adae e JOIN iss_adsl s ON e.STUDYID = s.STUDYID AND e.USUBJID = s.USUBJID
+            SELECT e.STUDYID, e.SID, s.ARM, e.SOC, e.PT, count(*) AS k
+            FROM iss_adae e JOIN iss_adsl s ON e.SID = s.SID
+            GROUP BY ALL
         )
         SELECT coalesce(STUDYID, '{POOLED}') AS STUDYID, ARM,
                CASE WHEN grouping(PT) = 0 THEN 'PT' WHEN grouping(SOC) = 0 THEN 'SOC' ELSE 'ANY' END AS level,
-               SOC, PT, count(DISTINCT (STUDYID, USUBJID)) AS n, count(*) AS events
+               SOC, PT, count(DISTINCT SID) AS n, sum(k)::BIGINT AS events
         FROM ev
         GROUP BY GROUPING SETS ((STUDYID, ARM, SOC, PT), (ARM, SOC, PT), (STUDYID, ARM, SOC), (ARM, SOC),
                                 (STUDYID, ARM), (ARM))
@@ -248,11 +252,11 @@ class SafetyDatabase:
             saved = "0.0"
         q = f"""
         WITH f AS (
-            SELECT STUDYID, USUBJID, {term} AS TERM, min(ONSET) AS ONSET FROM iss_adae GROUP BY ALL
+            SELECT STUDYID, SID, {term} AS TERM, min(ONSET) AS ONSET FROM iss_adae GROUP BY ALL
         ),
         per_term AS (
             SELECT f.STUDYID, s.ARM, f.TERM, count(*) AS x, {saved} AS saved
-            FROM f JOIN iss_adsl s ON f.STUDYID = s.STUDYID AND f.USUBJID = s.USUBJID
+            FROM f JOIN iss_adsl s ON f.SID = s.SID
             GROUP BY f.STUDYID, s.ARM, f.TERM
         )
         SELECT STUDYID, ARM, TERM, x, saved FROM per_term

@@ -105,8 +105,9 @@ def mh_relative_risk(counts: Any, method: str = "mh", alpha: float = 0.05) -> Es
     ``method="mh"``: Mantel-Haenszel estimate sum(a n2 / n) / sum(c n1 / n) with the Greenland-Robins (1985)
     variance of its logarithm, sum((n1 n2 m1 - a c n) / n^2) / (sum(a n2 / n) sum(c n1 / n)) (SAS "Mantel-
     Haenszel Estimator" for the column 1 relative risk). ``method="logit"``: inverse-variance weighted mean of
-    the stratum log relative risks with var = 1/a - 1/n1 + 1/c - 1/n2; a stratum with no responders in an arm
-    has 0.5 added to each cell.
+    the stratum log relative risks with var = 1/a - 1/n1 + 1/c - 1/n2; a stratum with a zero cell has 0.5
+    added to each cell (the rule SAS documents for the logit odds ratio; without it a stratum where every
+    subject responds would have zero variance and infinite weight).
 
     ``se`` is on the log scale. Strata with one arm empty contribute nothing.
     """
@@ -128,7 +129,7 @@ def mh_relative_risk(counts: Any, method: str = "mh", alpha: float = 0.05) -> Es
         se = np.where((ns > 0) & (ds > 0), np.sqrt(np.clip(safe_div(v.sum(-1), ns * ds), 0, None)), np.nan)
         return _log_ci(log_est, se, alpha, "mh")
     use = (n1 > 0) & (n2 > 0)
-    adj = np.where((a == 0) | (c == 0), 0.5, 0.0)
+    adj = np.where((a == 0) | (b == 0) | (c == 0) | (d == 0), 0.5, 0.0)
     a2, c2 = a + adj, c + adj
     n1a, n2a = n1 + 2 * adj, n2 + 2 * adj
     with np.errstate(divide="ignore", invalid="ignore"):
