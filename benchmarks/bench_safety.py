@@ -8,7 +8,7 @@ Steps: (1) simulate the AE domain with trialkit.safety.simulate (all 37 PTs of t
 table, ~10 records per subject), mark ~5% of records not treatment-emergent, write ADAE/ADSL Parquet
 files in a temp folder (not timed). (2) In a fresh child process per run, time reading the needed
 columns plus building the table (imports excluded) and record the child's peak resident memory
-(ru_maxrss): trialkit.safety.tables.ae_soc_pt (polars, lazy scan); as baseline the same counts with
+(VmHWM from /proc/self/status): trialkit.safety.tables.ae_soc_pt (polars, lazy scan); as baseline the same counts with
 pandas groupby (pyarrow read, categoricals, observed=True); and trialkit's DuckDB pooled table
 (SafetyDatabase.soc_pt, one study). (3) Check that all methods give the same PT-level counts.
 """
@@ -100,7 +100,12 @@ else:
                         "pt": pt_n.index.get_level_values(2).astype(str), "n": pt_n.to_numpy()})
 elapsed = time.perf_counter() - t0
 out.write_parquet(folder / f"counts_{method}.parquet")
-print(json.dumps({"seconds": elapsed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM (peak RSS of this process image); ru_maxrss can carry the parent's peak over fork + exec
+try:
+    hwm = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:")) / 1024
+except (OSError, StopIteration):
+    hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": elapsed, "peak_rss_mb": hwm}))
 """.replace("__COLS__", repr(AE_COLS))
 
 

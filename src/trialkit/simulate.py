@@ -26,11 +26,18 @@ Model (parameters in the study file's ``[model]`` table; ``t`` in weeks, ``a`` t
 
 All random draws are made up front (:class:`Noise`), independent of the model parameters, so that the calibration
 sees common random numbers.
+
+The design simulator (:mod:`trialkit.design`) runs this same model on many trials at once, as one long patient
+axis: :func:`prepare_lean` takes strata and arms randomized per replicate and draws only what the endpoints need
+(recorded components and IGA scores at the baseline and endpoint visits; no NRS, demographics or dates), and
+:func:`evolve` then records only those visits. Trajectories, intercurrent events and recorded scores go through the
+same functions as a single trial.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,21 +62,21 @@ class Noise:
 
     easi0_u: F64  # (n,)
     region: F64  # (n, 4, 2): patient's regional pattern (intensity, area)
-    region_visit: F64  # (n, V, 4, 2)
+    region_visit: F64  # (n, V, 4, 2)   (V = recorded visits in a lean draw)
     sign: F64  # (n, V, 4, 4)
-    area_u: F64  # (n, V, 4)
+    area_u: F64 | None  # (n, V, 4); None in a lean draw (area scores are kept, percentages not needed)
     b: F64  # (n,)
-    e: F64  # (n, V)
+    e: F64  # (n, V)   (all visits, also in a lean draw)
     iga: F64  # (n, V)
     iga0_u: F64  # (n,)
     riga: F64  # (n, V)
-    rescue_u: F64  # (n, V)
-    drop_u: F64  # (n, V)
-    drop_frac: F64  # (n,)
-    drop_reason_u: F64  # (n,)
-    nrs0: F64  # (n,)
-    nrs_b: F64  # (n,)
-    nrs_daily: F64  # (n, V, 7)
+    rescue_u: F64  # (n, V)   (all visits)
+    drop_u: F64  # (n, V)   (all visits)
+    drop_frac: F64 | None  # (n,)
+    drop_reason_u: F64 | None  # (n,)
+    nrs0: F64 | None  # (n,)
+    nrs_b: F64 | None  # (n,)
+    nrs_daily: F64 | None  # (n, V, 7)
 
     @classmethod
     def draw(cls, n: int, v: int, rng: np.random.Generator) -> Noise:
@@ -82,6 +89,19 @@ class Noise:
             nrs_daily=z((n, v, 7)),
         )
 
+    @classmethod
+    def draw_lean(cls, n: int, v: int, n_record: int, rng: np.random.Generator,
+                  dtype: type = np.float32) -> Noise:
+        """Only what recorded EASI, vIGA-AD and rIGA at ``n_record`` visits need (the design simulator)."""
+        z = lambda size: rng.standard_normal(size, dtype=dtype)  # noqa: E731
+        u = lambda size: rng.random(size, dtype=dtype)  # noqa: E731
+        r = n_record
+        return cls(
+            easi0_u=rng.random(n), region=z((n, 4, 2)), region_visit=z((n, r, 4, 2)), sign=z((n, r, 4, 4)),
+            area_u=None, b=z(n), e=z((n, v)), iga=z((n, r)), iga0_u=u(n), riga=z((n, r)), rescue_u=u((n, v)),
+            drop_u=u((n, v)), drop_frac=None, drop_reason_u=None, nrs0=None, nrs_b=None, nrs_daily=None,
+        )
+
 
 @dataclass
 class Cohort:
@@ -90,25 +110,25 @@ class Cohort:
     weeks: I64  # (V,)
     arm: I64  # (n,) index into study.arms
     strata: I64  # (n, n_factors) level indices
-    block: I64  # (n,)
-    enroll_day: I64  # (n,) days after first_patient_date
+    block: I64 | None  # (n,)
+    enroll_day: I64 | None  # (n,) days after first_patient_date
     age: I64
-    sex: NDArray[np.str_]
-    race: NDArray[np.str_]
-    country: NDArray[np.str_]
-    site: NDArray[np.str_]
+    sex: NDArray[np.str_] | None  # demographics, dates, NRS and area percentages: None in a lean cohort
+    race: NDArray[np.str_] | None
+    country: NDArray[np.str_] | None
+    site: NDArray[np.str_] | None
     visit_day: I64  # (n, V) study day of each visit (day 1 = first dose)
     observed: NDArray[np.bool_]  # (n, V)
     rescue_visit: I64  # (n,) visit index after which rescue started, -1 if none
     rescue_day: I64  # (n,) study day rescue started, -1 if none
     drop_visit: I64  # (n,) first visit index missed after discontinuation, -1 if completed
-    drop_day: I64  # (n,) study day of discontinuation, -1 if completed
-    drop_reason: NDArray[np.str_]  # (n,) '' if completed
+    drop_day: I64 | None  # (n,) study day of discontinuation, -1 if completed
+    drop_reason: NDArray[np.str_] | None  # (n,) '' if completed
     signs: F64  # (n, V, 4, 4)
     area_pct: F64  # (n, V, 4)
     viga: I64  # (n, V)
     riga: I64  # (n, V)
-    nrs: F64  # (n, V) weekly mean of daily worst-itch scores
+    nrs: F64 | None  # (n, V) weekly mean of daily worst-itch scores
     easi_latent: F64  # (n, V)
 
     @property
@@ -118,6 +138,20 @@ class Cohort:
     def easi(self) -> F64:
         """Recorded EASI total (NaN where not observed)."""
         return scores.easi(self.signs, scores.area_score(self.area_pct), self.age[:, None])
+
+
+def _xp(a: object) -> Any:
+    """The array module of ``a``: numpy, or cupy for device arrays (the design simulator's GPU backend)."""
+    if type(a).__module__.split(".")[0] == "cupy":
+        import cupy
+
+        return cupy
+    return np
+
+
+def _host(a: Any) -> np.ndarray:
+    """``a`` as a numpy array (copied from the device for cupy arrays); the scoring functions are numpy code."""
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else a
 
 
 def _arm_vectors(study: Study) -> dict[str, F64]:
@@ -142,38 +176,53 @@ def _stratum_col(study: Study, sid: str, strata: I64) -> tuple[I64 | None, list[
 
 def _components(easi_target: F64, noise: Noise, idx: slice | I64 = slice(None)) -> tuple[F64, F64]:
     """Sign scores (n, V, 4, 4) and area percentages (n, V, 4) scattered around the latent EASI."""
-    q = np.clip(easi_target / 72.0, 0.0, 1.0)
-    s = np.sqrt(q)[..., None]  # (n, V, 1)
-    prof = noise.region[idx][:, None, :, :]  # (n, 1, 4, 2)
-    vis = noise.region_visit[idx]
-    inten = 12.0 * s * np.exp(0.25 * prof[..., 0] + 0.10 * vis[..., 0])
-    area_score = np.clip(np.rint(6.0 * s * np.exp(0.25 * prof[..., 1] + 0.10 * vis[..., 1])), 0, 6)
-    sign = np.rint(2.0 * (inten[..., None] / 4.0) * _SIGN_WEIGHTS * np.exp(0.15 * noise.sign[idx])) / 2.0
-    sign = np.clip(sign, 0.0, 3.0)
-    sign = np.where(area_score[..., None] > 0, sign, 0.0)
+    sign, area_score = _signs_and_area(easi_target, noise, idx)
+    xp = _xp(sign)
     a = area_score.astype(np.int64)
-    lo, hi = _AREA_LO[a], _AREA_HI[a]
+    lo, hi = xp.asarray(_AREA_LO)[a], xp.asarray(_AREA_HI)[a]
+    if noise.area_u is None:  # lean draw: the lower edge of the band, which scores the same area score
+        return sign, lo.astype(float)
     pct = lo + np.floor(noise.area_u[idx] * (hi - lo + 1)).clip(max=hi - lo)
     return sign, pct.astype(float)
+
+
+def _signs_and_area(easi_target: F64, noise: Noise, idx: slice | I64 = slice(None)) -> tuple[F64, F64]:
+    """Sign scores (n, V, 4, 4) and area scores 0-6 (n, V, 4) scattered around the latent EASI."""
+    xp = _xp(noise.sign)
+    q = xp.clip(easi_target / 72.0, 0.0, 1.0)
+    s = xp.sqrt(q)[..., None]  # (n, V, 1)
+    prof = noise.region[idx][:, None, :, :]  # (n, 1, 4, 2)
+    vis = noise.region_visit[idx]
+    inten = 12.0 * s * xp.exp(0.25 * prof[..., 0] + 0.10 * vis[..., 0])
+    area_score = xp.clip(xp.rint(6.0 * s * xp.exp(0.25 * prof[..., 1] + 0.10 * vis[..., 1])), 0, 6)
+    weights = xp.asarray(_SIGN_WEIGHTS)
+    sign = xp.rint(2.0 * (inten[..., None] / 4.0) * weights * xp.exp(0.15 * noise.sign[idx])) / 2.0
+    sign = xp.clip(sign, 0.0, 3.0)
+    sign = xp.where(area_score[..., None] > 0, sign, 0.0)
+    return sign, area_score
 
 
 def _baseline(study: Study, iga0: I64, age: I64, noise: Noise, rng: np.random.Generator) -> F64:
     """Latent baseline EASI; patients failing screening (recorded EASI below the minimum) are redrawn."""
     m = study.model
-    med = np.array([m.baseline_easi_median.get(str(int(g)), m.baseline_easi_median.get("4", 30.0))
-                    for g in range(5)])
-    mu = np.log(med[iga0])
+    xp = _xp(iga0)
+    sp = special
+    if xp is not np:
+        from cupyx.scipy import special as sp
+    med = xp.asarray(np.array([m.baseline_easi_median.get(str(int(g)), m.baseline_easi_median.get("4", 30.0))
+                               for g in range(5)]))
+    mu = xp.log(med[iga0])
     sd = m.baseline_easi_log_sd
-    lo = special.ndtr((np.log(max(m.eligibility_min_easi, 1e-9)) - mu) / sd)
-    hi = special.ndtr((np.log(72.0) - mu) / sd)
-    todo = np.arange(iga0.size)
-    easi0 = np.empty(iga0.size)
+    lo = sp.ndtr((np.log(max(m.eligibility_min_easi, 1e-9)) - mu) / sd)
+    hi = sp.ndtr((np.log(72.0) - mu) / sd)
+    todo = xp.arange(iga0.size)
+    easi0 = xp.empty(iga0.size)
     for _ in range(200):
         uu = lo[todo] + noise.easi0_u[todo] * (hi[todo] - lo[todo])
-        easi0[todo] = np.exp(mu[todo] + sd * special.ndtri(np.clip(uu, 1e-12, 1 - 1e-12)))
+        easi0[todo] = xp.exp(mu[todo] + sd * sp.ndtri(xp.clip(uu, 1e-12, 1 - 1e-12)))
         sign, pct = _components(easi0[todo, None], noise, todo)
-        rec = scores.easi(sign[:, :1], scores.area_score(pct[:, :1]), age[todo, None])[:, 0]
-        fail = rec < m.eligibility_min_easi
+        rec = scores.easi(_host(sign[:, :1]), scores.area_score(_host(pct[:, :1])), _host(age[todo, None]))[:, 0]
+        fail = xp.asarray(rec < m.eligibility_min_easi)
         if not fail.any():
             break
         todo = todo[fail]
@@ -182,7 +231,8 @@ def _baseline(study: Study, iga0: I64, age: I64, noise: Noise, rng: np.random.Ge
         noise.region[todo] = rng.standard_normal((todo.size, 4, 2))
         noise.region_visit[todo, 0] = rng.standard_normal((todo.size, 4, 2))
         noise.sign[todo, 0] = rng.standard_normal((todo.size, 4, 4))
-        noise.area_u[todo, 0] = rng.random((todo.size, 4))
+        if noise.area_u is not None:
+            noise.area_u[todo, 0] = rng.random((todo.size, 4))
     return easi0
 
 
@@ -229,6 +279,7 @@ class Prepared:
     easi0: F64
     prior_bio: NDArray[np.bool_]
     noise: Noise
+    record: I64 | None = None  # lean: indices of the visits recorded (baseline first); None = all, full outputs
 
 
 def prepare(study: Study, n: int | None = None, seed: int = 1, *, arm: int | None = None) -> Prepared:
@@ -252,62 +303,115 @@ def prepare(study: Study, n: int | None = None, seed: int = 1, *, arm: int | Non
     jitter = rng.integers(-jit, jit + 1, (n, v)) if jit else np.zeros((n, v), dtype=np.int64)
     jitter[:, 0] = 0
     noise = Noise.draw(n, v, rng)
+    return _finish_prepare(study, weeks, arms, strata, block, enroll, demo, jitter, noise, rng)
+
+
+def _finish_prepare(study: Study, weeks: I64, arms: I64, strata: I64, block: I64 | None, enroll: I64 | None,
+                    demo: dict, jitter: I64, noise: Noise, rng: np.random.Generator,
+                    record: I64 | None = None) -> Prepared:
+    n = arms.size
+    xp = _xp(arms)
     iga_col, iga_levels = _stratum_col(study, "BLIGA", strata)
-    iga0 = (np.array([int(x) for x in iga_levels])[iga_col] if iga_col is not None
-            else np.where(noise.iga0_u < 0.5, 3, 4)).astype(np.int64)
+    iga0 = (xp.asarray(np.array([int(x) for x in iga_levels]))[iga_col] if iga_col is not None
+            else xp.where(noise.iga0_u < 0.5, 3, 4)).astype(np.int64)
     easi0 = _baseline(study, iga0, demo["age"], noise, rng)
     pb_col, pb_levels = _stratum_col(study, "PRIORBIO", strata)
-    prior_bio = (np.array([lv.upper() in ("Y", "YES") for lv in pb_levels])[pb_col] if pb_col is not None
-                 else np.zeros(n, dtype=bool))
+    prior_bio = (xp.asarray(np.array([lv.upper() in ("Y", "YES") for lv in pb_levels]))[pb_col]
+                 if pb_col is not None else xp.zeros(n, dtype=bool))
     visit_day = 7 * weeks[None, :] + 1 + jitter
-    return Prepared(weeks, arms, strata, block, enroll, demo, visit_day, iga0, easi0, prior_bio, noise)
+    return Prepared(weeks, arms, strata, block, enroll, demo, visit_day, iga0, easi0, prior_bio, noise, record)
+
+
+#: Ages of the simulated patients lie in 18-80 (:func:`_demographics`); EASI only uses age for the child weights
+#: (< 8 years), so a lean cohort scores everyone as an adult without drawing ages.
+_ADULT_AGE = 18
+
+
+def prepare_lean(study: Study, strata: I64, arms: I64, rng: np.random.Generator, record_weeks: list[int],
+                 dtype: type = np.float32) -> Prepared:
+    """The parameter-free part for many patients at once (the design simulator), given their strata and arms.
+
+    Draws only what the recorded EASI, vIGA-AD and rIGA at ``record_weeks`` (baseline first) need. Visit-day
+    jitter is skipped when it cannot change which visits follow the start of rescue (visits more than
+    ``2 * visit_day_jitter`` days apart), the only use of visit days in the responder derivation.
+    """
+    xp = _xp(arms)
+    weeks = xp.asarray(np.array(study.visit_weeks, dtype=np.int64))
+    n, v = arms.size, weeks.size
+    if record_weeks[0] != 0:
+        raise ValueError("the first recorded visit must be the baseline")
+    record = xp.asarray(np.array([study.visit_weeks.index(w) for w in record_weeks], dtype=np.int64))
+    jit = study.model.visit_day_jitter
+    if jit and 7 * int(np.diff(study.visit_weeks).min()) <= 2 * jit:
+        jitter = rng.integers(-jit, jit + 1, (n, v))
+        jitter[:, 0] = 0
+    else:
+        jitter = xp.zeros((1, v), dtype=np.int64)
+    noise = Noise.draw_lean(n, v, record.size, rng, dtype=dtype)
+    demo = {"age": xp.full(n, _ADULT_AGE, dtype=np.int64)}
+    return _finish_prepare(study, weeks, arms, strata, None, None, demo, jitter, noise, rng, record)
 
 
 def evolve(study: Study, p: Prepared) -> Cohort:
-    """The parameter-dependent part of the model: trajectories, intercurrent events and recorded scores."""
+    """The parameter-dependent part of the model: trajectories, intercurrent events and recorded scores.
+
+    For a lean :class:`Prepared` (:func:`prepare_lean`) only the visits ``p.record`` are recorded, in the noise's
+    float type, and the outputs the responder derivation does not use (NRS, dates, reasons) are left None;
+    ``rescue_visit`` and ``drop_visit`` still index the full visit schedule.
+    """
     weeks, arms, strata, block, enroll, demo = p.weeks, p.arms, p.strata, p.block, p.enroll, p.demo
     visit_day, iga0, easi0, prior_bio, noise = p.visit_day, p.iga0, p.easi0, p.prior_bio, p.noise
+    lean = p.record is not None
+    rec: slice | I64 = slice(None) if p.record is None else p.record
+    dt = noise.e.dtype  # float64 for one trial (casts below are then no-ops); float32 in the design simulator
+    xp = _xp(noise.e)  # numpy; cupy on the design simulator's GPU backend
     m = study.model
-    av = _arm_vectors(study)
+    av = {k: xp.asarray(x.astype(dt, copy=False)) for k, x in _arm_vectors(study).items()}
     n, v = arms.size, weeks.size
     t = weeks.astype(float)
-    g = 1.0 - np.exp(-t / m.placebo_onset_weeks)
-    f = 1.0 - np.exp(-t / m.drug_onset_weeks)
-    mult = np.where(prior_bio, m.prior_biologic_effect, 1.0)
-    post = (t > 0).astype(float)
+    g = (1.0 - xp.exp(-t / m.placebo_onset_weeks)).astype(dt, copy=False)
+    f = (1.0 - xp.exp(-t / m.drug_onset_weeks)).astype(dt, copy=False)
+    mult = xp.where(prior_bio, m.prior_biologic_effect, 1.0).astype(dt, copy=False)
+    post = (t > 0).astype(dt)
     eta = (-(m.placebo_effect * g[None, :] + (av["drug_effect"][arms] * mult)[:, None] * f[None, :])
            + m.patient_sd * noise.b[:, None] * g[None, :] + m.visit_sd * noise.e * post[None, :])
 
-    alive = np.ones(n, dtype=bool)
-    rescue_visit = np.full(n, -1, dtype=np.int64)
-    drop_visit = np.full(n, -1, dtype=np.int64)
+    alive = xp.ones(n, dtype=bool)
+    rescue_visit = xp.full(n, -1, dtype=np.int64)
+    drop_visit = xp.full(n, -1, dtype=np.int64)
     p_drop = av["dropout"][arms]
     for k in range(1, v):
         worse = eta[:, k - 1] > 0
-        p = p_drop * np.where(worse, m.dropout_worsening_multiplier, 1.0)
-        drop = alive & (noise.drop_u[:, k] < p)
+        p_k = p_drop * xp.where(worse, m.dropout_worsening_multiplier, 1.0).astype(dt, copy=False)
+        drop = alive & (noise.drop_u[:, k] < p_k)
         drop_visit[drop] = k
         alive &= ~drop
         eta[:, k] -= m.rescue_effect * (rescue_visit >= 0)
         can = alive & (rescue_visit < 0) & (weeks[k] >= m.rescue_from_week) & (k < v - 1)
-        worse_than = np.exp(eta[:, k]) > m.rescue_if_easi_ratio_above
+        worse_than = xp.exp(eta[:, k]) > m.rescue_if_easi_ratio_above
         start = can & worse_than & (noise.rescue_u[:, k] < m.rescue_prob_per_visit)
         rescue_visit[start] = k
-    observed = np.ones((n, v), dtype=bool)
     dropped = drop_visit >= 0
-    observed[dropped] = np.arange(v)[None, :] < drop_visit[dropped, None]
+    if lean:  # same rule, without boolean-mask scatter (costly on long patient axes)
+        observed = xp.arange(v)[None, :] < xp.where(dropped, drop_visit, v)[:, None]
+    else:
+        observed = np.ones((n, v), dtype=bool)
+        observed[dropped] = np.arange(v)[None, :] < drop_visit[dropped, None]
 
-    easi_lat = np.minimum(easi0[:, None] * np.exp(eta), 72.0)
+    eta_r = eta[:, rec]
+    easi_lat = xp.minimum(easi0[:, None] * xp.exp(eta_r), 72.0)
     signs, pct = _components(easi_lat, noise)
 
     # vIGA-AD and rIGA
-    l0 = iga0 + 0.45 * (2.0 * noise.easi0_u - 1.0)
-    lat = (l0[:, None] + m.iga_per_log_easi * eta - (av["iga_effect"][arms])[:, None] * f[None, :]
-           + m.iga_visit_sd * noise.iga * post[None, :])
-    viga = np.clip(np.floor(lat + 0.5), 0, 4).astype(np.int64)
+    l0 = (iga0 + 0.45 * (2.0 * noise.easi0_u - 1.0)).astype(dt, copy=False)
+    lat = (l0[:, None] + m.iga_per_log_easi * eta_r - (av["iga_effect"][arms])[:, None] * f[None, rec]
+           + m.iga_visit_sd * noise.iga * post[None, rec])
+    viga = xp.clip(xp.floor(lat + 0.5), 0, 4).astype(np.int64)
     viga[:, 0] = iga0
-    lat_r = lat + av["riga_strictness"][arms][:, None] * post[None, :] + m.riga_visit_sd * noise.riga
-    riga = np.maximum(viga, np.clip(np.floor(lat_r + 0.5), 0, 4).astype(np.int64))
+    lat_r = lat + av["riga_strictness"][arms][:, None] * post[None, rec] + m.riga_visit_sd * noise.riga
+    riga = xp.maximum(viga, xp.clip(xp.floor(lat_r + 0.5), 0, 4).astype(np.int64))
+    if lean:
+        return _lean_cohort(p, observed[:, rec], rescue_visit, drop_visit, signs, pct, viga, riga, easi_lat)
 
     # worst pruritus NRS: daily integers, weekly mean
     nrs0 = np.clip(m.baseline_nrs_mean + m.baseline_nrs_sd * noise.nrs0, 4.0, 10.0)
@@ -334,4 +438,24 @@ def evolve(study: Study, p: Prepared) -> Cohort:
         signs=np.where(nan[..., None, None], np.nan, signs), area_pct=np.where(nan[..., None], np.nan, pct),
         viga=np.where(nan, -1, viga), riga=np.where(nan, -1, riga), nrs=np.where(nan, np.nan, nrs),
         easi_latent=easi_lat,
+    )
+
+
+def _lean_cohort(p: Prepared, observed: NDArray[np.bool_], rescue_visit: I64, drop_visit: I64, signs: F64,
+                 pct: F64, viga: I64, riga: I64, easi_lat: F64) -> Cohort:
+    """The recorded visits of a lean cohort, with missing data marked as in the full cohort."""
+    assert p.record is not None
+    xp = _xp(signs)
+    n = p.arms.size
+    visit_day = p.visit_day[:, p.record]
+    full_days = p.visit_day if p.visit_day.shape[0] == n else xp.broadcast_to(p.visit_day, (n, p.weeks.size))
+    rescue_day = xp.where(rescue_visit >= 0, xp.take_along_axis(full_days, rescue_visit.clip(0)[:, None], 1)[:, 0]
+                          + 1, -1).astype(np.int64)
+    nan = ~observed
+    return Cohort(
+        weeks=p.weeks[p.record], arm=p.arms, strata=p.strata, block=None, enroll_day=None, age=p.demo["age"],
+        sex=None, race=None, country=None, site=None, visit_day=visit_day, observed=observed,
+        rescue_visit=rescue_visit, rescue_day=rescue_day, drop_visit=drop_visit, drop_day=None, drop_reason=None,
+        signs=xp.where(nan[..., None, None], np.nan, signs), area_pct=xp.where(nan[..., None], np.nan, pct),
+        viga=xp.where(nan, -1, viga), riga=xp.where(nan, -1, riga), nrs=None, easi_latent=easi_lat,
     )

@@ -12,7 +12,7 @@ from scipy import stats
 from trialkit.ard import lookup
 from trialkit.errors import TrialkitError
 from trialkit.safety import tables
-from trialkit.safety._stats import poisson_rate_ci, risk_difference_ci
+from trialkit.safety._stats import poisson_rate_ci
 
 
 def _toy() -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -141,10 +141,13 @@ def test_garwood_vectorized_and_errors():
         poisson_rate_ci(1.5, 2.0)
 
 
-def test_newcombe_edge_cases():
-    r = risk_difference_ci(0, 20, 0, 20)
-    assert r.estimate == 0 and r.ci_low < 0 < r.ci_high
-    r = risk_difference_ci(20, 20, 0, 20)
-    assert r.estimate == 1 and r.ci_high == pytest.approx(1.0) and 0 < r.ci_low < 1
-    w = risk_difference_ci(10, 50, 4, 50, method="wald")
-    assert w.ci_low == pytest.approx(0.12 - 1.959963984540054 * w.se)
+def test_risk_difference_methods_and_zero_cells():
+    adae, adsl = _toy()
+    ard = tables.aesi_summary(adae, adsl, ["Duodenal ulcer", "Gastric ulcer"], reference="Placebo").to_frame()
+    k = dict(variable="AEDECOD", variable_level="Duodenal ulcer", TRT01A="Active", REFERENCE="Placebo")
+    assert lookup(ard, "AESI_RD", "estimate", **k) == 0  # 0/10 vs 0/10
+    assert lookup(ard, "AESI_RD", "ci_low", **k) < 0 < lookup(ard, "AESI_RD", "ci_high", **k)
+    wald = tables.ae_overview(adae, adsl, reference="Placebo", rd_method="wald").to_frame()
+    lo = lookup(wald, "AE_OVERVIEW_RD", "ci_low", variable_level="ANY", TRT01A="Active", REFERENCE="Placebo")
+    se = np.sqrt(0.6 * 0.4 / 10 + 0.2 * 0.8 / 10)
+    assert lo == pytest.approx(0.4 - 1.959963984540054 * se)

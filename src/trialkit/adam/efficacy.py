@@ -130,18 +130,23 @@ def derive_adsl(sdtm: dict[str, pl.DataFrame], study: Study) -> pl.DataFrame:
 def _score_records(qs: pl.DataFrame, adsl: pl.DataFrame) -> pl.DataFrame:
     """One record per subject, visit and score: EASI from its 20 components, the others as recorded."""
     assert_vars(qs, ["USUBJID", "QSTESTCD", "QSSTRESN", "VISITNUM", "QSDTC"], "QS")
-    qs = qs.with_columns(pl.col("QSTESTCD").cast(pl.Utf8), pl.col("QSSTRESN").cast(pl.Float64))
     keys = ["USUBJID", "VISITNUM", "QSDTC"]
     easi_codes = EASI_SIGN_CODES + EASI_AREA_CODES
-    comp = qs.filter(pl.col("QSTESTCD").is_in(easi_codes)).select(*keys, "QSTESTCD", "QSSTRESN")
-    dup = comp.select(*keys, "QSTESTCD").is_duplicated()
-    if dup.any():
-        rows = comp.filter(dup).head(5).select("USUBJID", "VISITNUM", "QSTESTCD").rows()
-        raise TrialkitError("EASI component recorded more than once at a visit", source="QS", variable="QSTESTCD",
-                            rows=[" ".join(map(str, r)) for r in rows], fix="keep one record per item and visit")
+    wanted = easi_codes + [code for code, _ in SCORE_PARAMS.values() if code]
+    # select first, then convert: QS can hold tens of millions of records
+    qs = qs.filter(pl.col("QSTESTCD").cast(pl.Utf8).is_in(wanted)).select(
+        *keys, pl.col("QSTESTCD").cast(pl.Utf8), pl.col("QSSTRESN").cast(pl.Float64))
+    comp = qs.filter(pl.col("QSTESTCD").is_in(easi_codes))
     frames = []
     if comp.height:
-        wide = comp.pivot(on="QSTESTCD", index=keys, values="QSSTRESN", aggregate_function=None)
+        try:
+            wide = comp.pivot(on="QSTESTCD", index=keys, values="QSSTRESN", aggregate_function=None)
+        except pl.exceptions.ComputeError:
+            dup = comp.select(*keys, "QSTESTCD").is_duplicated()
+            rows = comp.filter(dup).head(5).select("USUBJID", "VISITNUM", "QSTESTCD").rows()
+            raise TrialkitError("EASI component recorded more than once at a visit", source="QS",
+                                variable="QSTESTCD", rows=[" ".join(map(str, r)) for r in rows],
+                                fix="keep one record per item and visit") from None
         for code in easi_codes:
             if code not in wide.columns:
                 wide = wide.with_columns(pl.lit(None, pl.Float64).alias(code))

@@ -460,6 +460,17 @@ def derive_vars_dt(
     ('2014-03', datetime.date(2014, 3, 1), 'D')
     """
     assert_vars(df, [dtc], dataset)
+    if df.height > 50_000 and new not in df.columns:
+        # parse each distinct text once (study data repeat the same dates many times), then join back;
+        # on a problem, re-run on the full data so that the error names the original rows
+        uniq = df.select(pl.col(dtc)).unique()
+        if uniq.height < df.height // 4:
+            try:
+                parsed = derive_vars_dt(uniq, dtc, new, date_imputation, highest_imputation, flag, dataset)
+            except TrialkitError:
+                parsed = None
+            if parsed is not None:
+                return df.join(parsed, on=dtc, how="left", nulls_equal=True, maintain_order="left")
     if date_imputation not in (None, "first", "mid", "last"):
         raise TrialkitError(f"unknown date_imputation {date_imputation!r}", source=dataset, variable=dtc,
                             fix="use None, 'first', 'mid' or 'last'")

@@ -32,30 +32,24 @@ def _format(path: Path) -> str:
 
 def write_parquet(df: pl.DataFrame, path: str | os.PathLike[str], meta: DatasetMeta | None = None) -> Path:
     """Parquet with the metadata (labels, types, lengths) as JSON in the schema metadata."""
-    import pyarrow.parquet as pq
-
     path = Path(path)
     meta = infer_meta(df, (meta.name if meta else "") or path.stem.upper(), meta.label if meta else "", meta)
-    table = df.to_arrow()
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META_KEY: meta.to_json().encode()})
-    return _files.write_with(path, lambda tmp: pq.write_table(table, tmp))
+    # polars' own writer: no Arrow copy of large frames (QS of a big simulation has tens of millions of rows)
+    kv = {_META_KEY.decode(): meta.to_json()}
+    return _files.write_with(path, lambda tmp: df.write_parquet(tmp, metadata=kv))
 
 
 def read_parquet(path: str | os.PathLike[str]) -> tuple[pl.DataFrame, DatasetMeta]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     path = Path(path)
+    if not path.is_file():
+        raise TrialkitError("file not found", source=str(path), fix="check the path")
     try:
-        table = pq.read_table(path)
-    except FileNotFoundError:
-        raise TrialkitError("file not found", source=str(path), fix="check the path") from None
-    except (pa.ArrowException, OSError) as exc:
+        df = pl.read_parquet(path)
+        kv = pl.read_parquet_metadata(path) or {}
+    except (pl.exceptions.PolarsError, OSError) as exc:
         raise TrialkitError(f"not a readable Parquet file ({exc})", source=str(path),
                             fix="re-write the file; it may be truncated") from None
-    df = pl.from_arrow(table)
-    assert isinstance(df, pl.DataFrame)
-    raw = (table.schema.metadata or {}).get(_META_KEY)
+    raw = kv.get(_META_KEY.decode())
     base = None
     if raw:
         try:

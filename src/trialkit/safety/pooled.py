@@ -35,7 +35,8 @@ POOLED = "POOLED"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS iss_adsl (SID BIGINT, STUDYID VARCHAR, USUBJID VARCHAR, ARM VARCHAR, ARMORD INTEGER,
                                      EXPDAYS DOUBLE);
-CREATE TABLE IF NOT EXISTS iss_adae (SID BIGINT, STUDYID VARCHAR, SOC VARCHAR, PT VARCHAR, ONSET DOUBLE);
+CREATE TABLE IF NOT EXISTS iss_terms (TID INTEGER, SOC VARCHAR, PT VARCHAR);
+CREATE TABLE IF NOT EXISTS iss_adae (SID BIGINT, STUDYID VARCHAR, TID INTEGER, ONSET DOUBLE);
 """
 
 
@@ -43,13 +44,18 @@ class SafetyDatabase:
     """Pooled safety data of several studies in DuckDB (in memory, or in the file ``path``).
 
     Only population subjects (``pop_flag == "Y"``) and treatment-emergent events (``te_flag == "Y"``) are
-    stored, one row per subject (``iss_adsl``) and per event (``iss_adae``); ``SID`` is a subject number
-    unique over studies, so that counting distinct subjects never hashes text.
+    stored, one row per subject (``iss_adsl``) and per event (``iss_adae``). ``SID`` numbers subjects over
+    all studies and ``TID`` the SOC/PT pairs (``iss_terms``), so the event table holds numbers only and the
+    counts never hash text.
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.con = duckdb.connect(str(path) if path is not None else ":memory:")
-        self.con.execute(_SCHEMA)
+        self._run(_SCHEMA)
+
+    def _run(self, sql: str, params: list[object] | None = None) -> list[tuple]:
+        """Execute and fetch everything (DuckDB refuses new work while a result is unfinished)."""
+        return self.con.execute(sql, params or []).fetchall()
 
     def close(self) -> None:
         self.con.close()
@@ -62,12 +68,12 @@ class SafetyDatabase:
 
     @property
     def studies(self) -> list[str]:
-        return [r[0] for r in self.con.execute("SELECT DISTINCT STUDYID FROM iss_adsl ORDER BY 1").fetchall()]
+        return [r[0] for r in self._run("SELECT DISTINCT STUDYID FROM iss_adsl ORDER BY 1")]
 
     def arms(self) -> list[str]:
         """Pooled arms, in the order of the first study's arm numbering (ARMORD), then by name."""
         q = "SELECT ARM FROM iss_adsl GROUP BY ARM ORDER BY min(ARMORD), ARM"
-        return [r[0] for r in self.con.execute(q).fetchall()]
+        return [r[0] for r in self._run(q)]
 
     def add_study(
         self,
@@ -118,24 +124,39 @@ class SafetyDatabase:
             sl = sl.with_columns(pl.col("ARM").replace_strict(order, return_dtype=pl.Int32).alias("ARMORD"))
         else:
             sl = sl.with_columns(pl.col("__armn").rank("dense").cast(pl.Int32).fill_null(0).alias("ARMORD"))
-        self.con.execute("DELETE FROM iss_adsl WHERE STUDYID = ?", [studyid])
-        self.con.execute("DELETE FROM iss_adae WHERE STUDYID = ?", [studyid])
-        offset = self.con.execute("SELECT coalesce(max(SID), -1) + 1 FROM iss_adsl").fetchone()[0]  # type: ignore[index]
+        self._run("DELETE FROM iss_adsl WHERE STUDYID = ?", [studyid])
+        self._run("DELETE FROM iss_adae WHERE STUDYID = ?", [studyid])
+        offset = self._run("SELECT coalesce(max(SID), -1) + 1 FROM iss_adsl")[0][0]
         sl = sl.with_row_index("SID", offset=int(offset)).with_columns(pl.col("SID").cast(pl.Int64)).select(
             "SID", "STUDYID", "USUBJID", "ARM", "ARMORD", "EXPDAYS")
-        ae = adae.filter(pl.col(te_flag) == "Y") if te_flag else adae
+        ae = adae.lazy().filter(pl.col(te_flag) == "Y") if te_flag else adae.lazy()
         ae = ae.select(
-            pl.col("USUBJID").cast(pl.Utf8), pl.lit(studyid).alias("STUDYID"),
-            pl.col(soc).cast(pl.Utf8).alias("SOC"), pl.col(pt).cast(pl.Utf8).alias("PT"),
+            "USUBJID",
+            pl.col(soc).alias("__soc"), pl.col(pt).alias("__pt"),
             (pl.col(onset_day).cast(pl.Float64) if onset_day in adae.columns else pl.lit(None, pl.Float64))
             .alias("ONSET"),
-        ).join(sl.select("USUBJID", "SID"), on="USUBJID", how="inner").select("SID", "STUDYID", "SOC", "PT", "ONSET")
-        if ae["SOC"].null_count() or ae["PT"].null_count():
+        ).join(sl.lazy().select("USUBJID", "SID"), on="USUBJID", how="inner").drop("USUBJID").collect()
+        if ae["__soc"].null_count() or ae["__pt"].null_count():
             raise TrialkitError("treatment-emergent events without SOC or PT", source=f"ADAE ({studyid})",
                                 variable=f"{soc}, {pt}")
-        sl_arrow, ae_arrow = sl.to_arrow(), ae.to_arrow()  # noqa: F841 - referenced by name in SQL
-        self.con.execute("INSERT INTO iss_adsl SELECT * FROM sl_arrow")
-        self.con.execute("INSERT INTO iss_adae SELECT * FROM ae_arrow")
+        # term dictionary: reuse the ids of SOC/PT pairs already stored, number the new ones
+        pairs = ae.select("__soc", "__pt").unique().with_columns(
+            pl.col("__soc").cast(pl.Utf8).alias("SOC"), pl.col("__pt").cast(pl.Utf8).alias("PT"))
+        known = self.con.sql("SELECT TID, SOC, PT FROM iss_terms").pl()
+        pairs = pairs.join(known, on=["SOC", "PT"], how="left")
+        start = int(known["TID"].max() + 1) if known.height else 0  # type: ignore[operator]
+        new = pairs.filter(pl.col("TID").is_null()).sort("SOC", "PT").with_row_index("__new", offset=start)
+        pairs = pairs.join(new.select("SOC", "PT", "__new"), on=["SOC", "PT"], how="left").with_columns(
+            pl.coalesce("TID", pl.col("__new").cast(pl.Int32)).cast(pl.Int32).alias("TID"))
+        terms_new = new.select(pl.col("__new").cast(pl.Int32).alias("TID"), "SOC", "PT")
+        ae = ae.join(pairs.select("__soc", "__pt", "TID"), on=["__soc", "__pt"], how="left").select(
+            "SID", pl.lit(studyid).alias("STUDYID"), "TID", "ONSET")
+        for table, frame in (("iss_adsl", sl), ("iss_adae", ae), ("iss_terms", terms_new)):
+            self.con.register("__incoming", frame.to_arrow())
+            try:
+                self._run(f"INSERT INTO {table} SELECT * FROM __incoming")
+            finally:
+                self.con.unregister("__incoming")
 
     # ------------------------------------------------------------------------------------------------
 
@@ -151,18 +172,27 @@ class SafetyDatabase:
 
         Columns: STUDYID, ARM, level (ANY/SOC/PT), SOC, PT, n, events, N.
         """
+        # subject x term first (SIDs are unique over studies, so every later count is a plain count and
+        # pooled figures are sums of the by-study ones)
         q = f"""
-        WITH ev AS (
-            SELECT e.STUDYID, e.SID, s.ARM, e.SOC, e.PT, count(*) AS k
-            FROM iss_adae e JOIN iss_adsl s ON e.SID = s.SID
-            GROUP BY ALL
+        WITH sp AS (
+            SELECT e.STUDYID, s.ARM, e.SID, e.TID, count(*) AS k
+            FROM iss_adae e JOIN iss_adsl s ON e.SID = s.SID GROUP BY ALL
+        ),
+        spt AS (SELECT sp.*, t.SOC, t.PT FROM sp JOIN iss_terms t ON sp.TID = t.TID),
+        ssoc AS (SELECT STUDYID, ARM, SID, SOC, sum(k) AS k FROM spt GROUP BY ALL),
+        sany AS (SELECT STUDYID, ARM, SID, sum(k) AS k FROM ssoc GROUP BY ALL),
+        by_study AS (
+            SELECT STUDYID, ARM, 'PT' AS level, SOC, PT, count(*) AS n, sum(k) AS events FROM spt GROUP BY ALL
+            UNION ALL
+            SELECT STUDYID, ARM, 'SOC', SOC, NULL, count(*), sum(k) FROM ssoc GROUP BY ALL
+            UNION ALL
+            SELECT STUDYID, ARM, 'ANY', NULL, NULL, count(*), sum(k) FROM sany GROUP BY ALL
         )
-        SELECT coalesce(STUDYID, '{POOLED}') AS STUDYID, ARM,
-               CASE WHEN grouping(PT) = 0 THEN 'PT' WHEN grouping(SOC) = 0 THEN 'SOC' ELSE 'ANY' END AS level,
-               SOC, PT, count(DISTINCT SID) AS n, sum(k)::BIGINT AS events
-        FROM ev
-        GROUP BY GROUPING SETS ((STUDYID, ARM, SOC, PT), (ARM, SOC, PT), (STUDYID, ARM, SOC), (ARM, SOC),
-                                (STUDYID, ARM), (ARM))
+        SELECT STUDYID, ARM, level, SOC, PT, n, events::BIGINT AS events FROM by_study
+        UNION ALL
+        SELECT '{POOLED}', ARM, level, SOC, PT, sum(n)::BIGINT, sum(events)::BIGINT FROM by_study
+        GROUP BY ARM, level, SOC, PT
         """
         c = self.con.sql(q).pl()
         den = self._denominators().select("STUDYID", "ARM", "N")
@@ -244,7 +274,7 @@ class SafetyDatabase:
         """
         if time_at_risk not in ("first_event", "total"):
             raise TrialkitError(f"unknown time_at_risk {time_at_risk!r}", variable="time_at_risk")
-        term = {"AEDECOD": "PT", "AEBODSYS": "SOC", None: "'Y'"}.get(by)
+        term = {"AEDECOD": "t.PT", "AEBODSYS": "t.SOC", None: "'Y'"}.get(by)
         if term is None:
             raise TrialkitError(f"by must be AEDECOD, AEBODSYS or None, got {by!r}", variable="by")
         saved = "sum(s.EXPDAYS - greatest(coalesce(f.ONSET, s.EXPDAYS), 0))"
@@ -252,7 +282,8 @@ class SafetyDatabase:
             saved = "0.0"
         q = f"""
         WITH f AS (
-            SELECT STUDYID, SID, {term} AS TERM, min(ONSET) AS ONSET FROM iss_adae GROUP BY ALL
+            SELECT e.STUDYID, e.SID, {term} AS TERM, min(e.ONSET) AS ONSET
+            FROM iss_adae e JOIN iss_terms t ON e.TID = t.TID GROUP BY ALL
         ),
         per_term AS (
             SELECT f.STUDYID, s.ARM, f.TERM, count(*) AS x, {saved} AS saved

@@ -9,8 +9,9 @@ Conventions shared by all tables:
 - ``group1`` is the arm variable with the arm as level. Every table has one ``N`` row per arm (variable
   ``USUBJID``). Subject counts are ``n``, proportions ``p`` (0-1, fmt ``pct1``), record counts ``events``.
 - Risk differences (``reference=`` an arm) go under ``<analysis_id>_RD`` with ``group1`` the compared arm,
-  the last group ``REFERENCE`` = reference arm, and stats ``estimate``, ``ci_low``, ``ci_high`` (Newcombe
-  hybrid score by default).
+  the last group ``REFERENCE`` = reference arm, and stats ``estimate``, ``ci_low``, ``ci_high`` from
+  :func:`trialkit.stats.risk_difference` (``rd_method``: Newcombe hybrid score by default; also ``wald``,
+  ``mn``, ``agresti-caffo``, ``exact``).
 - ARD row order is display order (SOCs and PTs by descending frequency, then name).
 """
 
@@ -25,8 +26,9 @@ import polars as pl
 from trialkit.adam.verbs import assert_vars
 from trialkit.ard import ARD
 from trialkit.errors import TrialkitError
-from trialkit.safety._stats import DAYS_PER_YEAR, poisson_rate_ci, risk_difference_ci
+from trialkit.safety._stats import DAYS_PER_YEAR, poisson_rate_ci
 from trialkit.safety.adae import SEVERITY_RANK
+from trialkit.stats import risk_difference
 
 #: AEREL values counted as "related" (CDISC Pilot 01 scale and the binary one), compared upper-cased.
 RELATED_VALUES = ("RELATED", "Y", "POSSIBLE", "PROBABLE", "DEFINITE", "POSSIBLY RELATED",
@@ -134,7 +136,9 @@ def _add_rd(ard: ARD, analysis_id: str, pop: _Pop, counts: Mapping[str, int], re
     x1 = np.array([counts.get(a, 0) for a in others], dtype=float)
     n1 = np.array([pop.N[a] for a in others], dtype=float)
     x2, n2 = float(counts.get(reference, 0)), float(pop.N[reference])
-    r = risk_difference_ci(x1, n1, x2, n2, method=method, alpha=alpha)
+    # rows (arm, reference) x columns (with event, without), one 2x2 table per compared arm
+    tab = np.stack([np.stack([x1, n1 - x1], -1), np.broadcast_to([x2, n2 - x2], (len(others), 2))], -2)
+    r = risk_difference(tab, method=method, alpha=alpha)
     est, lo, hi = (np.atleast_1d(v) for v in (r.estimate, r.ci_low, r.ci_high))
     for i, a in enumerate(others):
         g = {pop.arm: a, **(groups or {}), "REFERENCE": reference}

@@ -138,8 +138,8 @@ def cmh(
     tot = rows.sum(-1)
     use = tot > 1
     f = np.where(use, safe_div(tot * tot, tot - 1), 0.0)
-    pr = safe_div(rows, tot[..., None])
-    pc = safe_div(cols, tot[..., None])
+    pr = np.where(use[..., None], safe_div(rows, tot[..., None]), 0.0)
+    pc = np.where(use[..., None], safe_div(cols, tot[..., None]), 0.0)
     dev = np.where(use[..., None, None], n - safe_div(rows[..., :, None] * cols[..., None, :], tot[..., None, None]), 0)
     vr = _diag(pr) - pr[..., :, None] * pr[..., None, :]
     vc = _diag(pc) - pc[..., :, None] * pc[..., None, :]

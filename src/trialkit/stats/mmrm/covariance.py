@@ -203,7 +203,7 @@ class CovarianceStructure:
         R = S0 / np.outer(sd, sd)
         T = self.T
         if self.kind == "us":
-            A = S0.copy()
+            L = np.diag(sd)
             for shrink in (1.0, 0.8, 0.5, 0.2, 0.0):
                 A = np.diag(v) + shrink * (S0 - np.diag(np.diag(S0)))
                 try:
@@ -233,6 +233,21 @@ class CovarianceStructure:
         if self._hetero():
             return np.concatenate([np.log(sd), t_corr])
         return np.concatenate([[np.log(np.mean(sd))], t_corr])
+
+    def gradient(self, theta: np.ndarray, G: np.ndarray) -> np.ndarray:
+        """d f/d theta given G = d f/d Sigma (symmetric): analytic for "us", complex step otherwise."""
+        if self.kind == "us":
+            T = self.T
+            L = np.zeros((T, T))
+            L[np.arange(T), np.arange(T)] = np.exp(theta[:T])
+            off = [(i, j) for i, j in zip(self._un_rows, self._un_cols, strict=True) if i != j]
+            for m, (i, j) in enumerate(off):
+                L[i, j] = theta[T + m]
+            dL = 2.0 * G @ L  # d f / d L for Sigma = L L'
+            rows = np.array([i for i, _ in off], dtype=int)
+            cols = np.array([j for _, j in off], dtype=int)
+            return np.concatenate([np.diag(dL) * np.diag(L), dL[rows, cols]])
+        return np.einsum("kab,ab->k", complex_step_jacobian(self.sigma, theta), G)
 
     # -- phi (natural) -------------------------------------------------------------------------------------
     def natural(self, theta: np.ndarray) -> np.ndarray:

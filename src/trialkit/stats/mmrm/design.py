@@ -222,8 +222,9 @@ def build_design(
     return design
 
 
-def check_rank(X: np.ndarray, names: Sequence[str], source: str, tol: float = 1e-9) -> None:
-    """Raise a TrialkitError naming the aliased columns when X is not of full column rank."""
+def check_rank(X: np.ndarray, names: Sequence[str], source: str, tol: float = 1e-6) -> None:
+    """Raise a TrialkitError naming the aliased columns when X is not of full column rank (tol 1e-6 on the
+    scaled R factor, i.e. 1e-12 on the cross-product, as SAS SINGULAR=)."""
     import scipy.linalg
 
     if X.shape[0] < X.shape[1]:
@@ -231,7 +232,12 @@ def check_rank(X: np.ndarray, names: Sequence[str], source: str, tol: float = 1e
                             source=source, fix="simplify the fixed effects or check the data selection")
     scale = np.sqrt((X**2).sum(axis=0))
     scale[scale == 0] = 1.0
-    _, R, piv = scipy.linalg.qr(X / scale, mode="economic", pivoting=True)
+    # Work on the p x p cross-product (a tall QR is slow): the symmetric square root B of Xs'Xs has the same
+    # pivoted-QR R factor as Xs itself, up to signs.
+    C = (X / scale).T @ (X / scale)
+    w, V = np.linalg.eigh(0.5 * (C + C.T))
+    B = (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
+    _, R, piv = scipy.linalg.qr(B, pivoting=True)
     d = np.abs(np.diag(R))
     rank = int((d > tol * max(d[0], 1.0)).sum()) if d.size else 0
     if rank < X.shape[1]:

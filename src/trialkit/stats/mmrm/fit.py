@@ -226,7 +226,7 @@ def mmrm(
     problem = Problem(X, y, sidx, vidx, gidx, T, G, reml=(method == "reml"))
     if problem.N - problem.p <= 0:
         raise TrialkitError("no residual degrees of freedom", source=source, fix="simplify the fixed effects")
-    theta, ev, converged, n_iter = _optimize(problem, structs, X, y, vidx, gidx, maxiter, source)
+    theta, ev, converged, n_iter = _optimize(problem, structs, X, y, vidx, gidx, sidx, maxiter, source)
     # inference in the natural (SAS) parametrization
     sizes = [s.n_params for s in structs]
     offs = np.cumsum([0] + sizes)
@@ -308,9 +308,9 @@ def mmrm(
 
 
 def _start(structs: list[CovarianceStructure], X: np.ndarray, y: np.ndarray, vidx: np.ndarray,
-           gidx: np.ndarray) -> np.ndarray:
+           gidx: np.ndarray, sidx: np.ndarray) -> np.ndarray:
     """Starting values from the pairwise covariance of OLS residuals."""
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    beta = np.linalg.solve(X.T @ X, X.T @ y)  # X has full column rank (checked)
     r = y - X @ beta
     T = structs[0].T
     out = []
@@ -319,12 +319,20 @@ def _start(structs: list[CovarianceStructure], X: np.ndarray, y: np.ndarray, vid
         v = np.array([np.mean(r[m & (vidx == t)] ** 2) if np.any(m & (vidx == t)) else np.var(r) for t in range(T)])
         v = np.where(v > 0, v, max(np.var(r), 1e-8))
         S0 = np.diag(v)
+        # pairwise covariances of the residuals of subjects seen at both visits
+        R = np.full((int(sidx.max()) + 1, T), np.nan)
+        R[sidx[m], vidx[m]] = r[m]
+        for a in range(T):
+            for b in range(a):
+                both = ~np.isnan(R[:, a]) & ~np.isnan(R[:, b])
+                if both.sum() > 2:
+                    S0[a, b] = S0[b, a] = np.mean(R[both, a] * R[both, b])
         out.append(s.start(S0))
     return np.concatenate(out)
 
 
 def _optimize(problem: Problem, structs: list[CovarianceStructure], X: np.ndarray, y: np.ndarray,
-              vidx: np.ndarray, gidx: np.ndarray, maxiter: int, source: str):
+              vidx: np.ndarray, gidx: np.ndarray, sidx: np.ndarray, maxiter: int, source: str):
     sizes = [s.n_params for s in structs]
     offs = np.cumsum([0] + sizes)
     G = len(structs)
@@ -339,15 +347,12 @@ def _optimize(problem: Problem, structs: list[CovarianceStructure], X: np.ndarra
             ev = problem.evaluate(sig, gradient=True)
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError):
             return np.inf, np.zeros_like(theta)
-        grad = np.concatenate([
-            np.einsum("kab,ab->k", complex_step_jacobian(s.sigma, t), gs)
-            for s, t, gs in zip(structs, parts, ev.grad_sigma, strict=True)
-        ])
+        grad = np.concatenate([s.gradient(t, gs) for s, t, gs in zip(structs, parts, ev.grad_sigma, strict=True)])
         if not np.isfinite(ev.neg2ll):
             return np.inf, np.zeros_like(theta)
         return ev.neg2ll, grad
 
-    theta0 = _start(structs, X, y, vidx, gidx)
+    theta0 = _start(structs, X, y, vidx, gidx, sidx)
     f0, _ = fun(theta0)
     if not np.isfinite(f0):
         theta0 = np.zeros_like(theta0)

@@ -28,9 +28,11 @@ class Pattern:
     visits: np.ndarray  # indices of the observed visits (a,)
     X: np.ndarray  # (n, a, p)
     y: np.ndarray  # (n, a)
-    XX: np.ndarray | None = None  # (a, p, a, p)
-    XY: np.ndarray | None = None  # (a, p, a)
+    XX: np.ndarray | None = None  # (a, p, a, p): sum_i X_i[a,p] X_i[b,q]
+    XY: np.ndarray | None = None  # (a, p, a): sum_i X_i[a,p] y_i[b]
     YY: np.ndarray | None = None  # (a, a)
+    XXm: np.ndarray | None = None  # XX as an (a*a, p*p) matrix, so that contractions are single matmuls
+    XYm: np.ndarray | None = None  # XY as an (a*a, p) matrix (index a*b)
 
     @property
     def n(self) -> int:
@@ -89,6 +91,8 @@ class Problem:
                 P.XX = np.einsum("nap,nbq->apbq", P.X, P.X)
                 P.XY = np.einsum("nap,nb->apb", P.X, P.y)
                 P.YY = P.y.T @ P.y
+                P.XXm = P.XX.transpose(0, 2, 1, 3).reshape(a * a, self.p * self.p)
+                P.XYm = P.XY.transpose(0, 2, 1).reshape(a * a, self.p)
                 used += size
 
     # -- core evaluation -------------------------------------------------------------------------------------
@@ -104,9 +108,10 @@ class Problem:
             S = scipy.linalg.cho_solve((c, low), np.eye(P.visits.size), check_finite=False)
             inv.append(S)
             logdet += P.n * 2.0 * np.log(np.diag(c)).sum()
-            if P.XX is not None:
-                A += np.tensordot(S, P.XX, axes=([0, 1], [0, 2]))
-                b += np.tensordot(S, P.XY, axes=([0, 1], [0, 2]))
+            if P.XXm is not None:
+                sv = S.reshape(-1)
+                A += (sv @ P.XXm).reshape(p, p)
+                b += sv @ P.XYm
             else:
                 SX = np.einsum("ab,nbp->nap", S, P.X)
                 A += P.X.reshape(-1, p).T @ SX.reshape(-1, p)
@@ -135,9 +140,10 @@ class Problem:
     @staticmethod
     def _rr(P: Pattern, beta: np.ndarray) -> np.ndarray:
         """sum_i r_i r_i' for the pattern's subjects."""
-        if P.XX is not None:
-            C = np.tensordot(P.XY, beta, axes=([1], [0]))  # (a, b): sum X[a,.]beta y[b]
-            D = np.einsum("apbq,p,q->ab", P.XX, beta, beta)
+        if P.XXm is not None:
+            a = P.YY.shape[0]
+            C = (P.XYm @ beta).reshape(a, a)  # (a, b): sum X[a,.]beta y[b]
+            D = (P.XXm @ np.outer(beta, beta).reshape(-1)).reshape(a, a)
             return P.YY - C - C.T + D
         r = P.y - P.X @ beta
         return r.T @ r
@@ -145,8 +151,9 @@ class Problem:
     @staticmethod
     def _h(P: Pattern, M: np.ndarray) -> np.ndarray:
         """sum_i X_i M X_i'."""
-        if P.XX is not None:
-            return np.tensordot(P.XX, M, axes=([1, 3], [0, 1]))
+        if P.XXm is not None:
+            a = P.YY.shape[0]
+            return (P.XXm @ M.reshape(-1)).reshape(a, a)
         XM = P.X @ M
         return np.einsum("nap,nbp->ab", XM, P.X)
 
