@@ -1,4 +1,4 @@
-"""Command line: ``trialkit run|analyze|calibrate|validate-study``.
+"""Command line: ``trialkit run|analyze|calibrate|design|validate-study``.
 
 User errors (:class:`~trialkit.errors.TrialkitError`) are printed without a traceback and exit with code 2.
 """
@@ -117,6 +117,70 @@ def calibrate(
         res = fit(s, n_per_arm=n_per_arm, seed=seed, progress=steps)
     path = write_back(study, res.study, out)
     console.print(f"Calibrated parameters written to [bold]{path}[/bold]")
+
+
+@app.command("design")
+def design_cmd(
+    study: StudyArg,
+    replicates: Annotated[int, typer.Option("--replicates", min=1, help="Simulated trials per scenario")],
+    scenario: Annotated[list[str] | None, typer.Option("--scenario", help="Scenario name (repeatable; default: "
+                                                                          "all in the study file)")] = None,
+    backend: Annotated[str, typer.Option(help="numpy | dask | cupy")] = "numpy",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (default: a local cluster)")]
+    = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write design.json, ARD, report and checkpoints here")]
+    = None,
+    seed: int = 1,
+    chunk_size: Annotated[int | None, typer.Option("--chunk-size", min=1, help="Trials per chunk")] = None,
+    target: Annotated[float | None, typer.Option(help="Also search the sample size for this probability of "
+                                                      "success (e.g. 0.9)")] = None,
+    success: Annotated[str, typer.Option(help="Success for the search: all (every dose) or an arm id")] = "all",
+) -> None:
+    """Operating characteristics of the design from simulated trials: power, probability of success, type I error."""
+    import json as _json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from trialkit.design import design as run_design
+    from trialkit.design import search_sample_size, write_outputs
+    from trialkit.study import load_study
+
+    s = load_study(study)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
+                  TimeRemainingColumn(), console=console, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(f"scenario {name}", total=total)
+            bar.update(tasks[name], completed=done)
+
+        res = run_design(s, replicates=replicates, scenarios=scenario or None, seed=seed, chunk_size=chunk_size,
+                         backend=backend, scheduler=scheduler, out=out, progress=progress)
+    if target is not None:
+        names = scenario or [x.name for x in s.scenarios if not x.null]
+        res["sample_size"] = [search_sample_size(s, target, scenario=nm, success=success, replicates=replicates,
+                                                 seed=seed, backend=backend, scheduler=scheduler) for nm in names]
+    t = Table(title=f"{s.study.id} design: {replicates} trials per scenario, {res['trials_per_second']:.0f} trials/s")
+    for col in ("Scenario", "Hypothesis", "Power (MC SE)", "Raw", "Analytic raw"):
+        t.add_column(col, justify="left" if col in ("Scenario", "Hypothesis") else "right")
+    for sc in res["scenarios"]:
+        for h, p in sc["power"].items():
+            t.add_row(sc["name"], h, f"{p:.3f} ({sc['mc_se'][h]:.3f})", f"{sc['raw_power'][h]:.3f}",
+                      f"{sc['analytic_raw_power'][h]:.3f}")
+        for arm, p in sc["prob_success"].items():
+            t.add_row(sc["name"], f"P(success) {arm}", f"{p:.3f} ({sc['prob_success_mc_se'][arm]:.3f})", "", "")
+        t.add_row(sc["name"], "FWER (any rejection)", f"{sc['fwer']:.4f} ({sc['fwer_mc_se']:.4f})", "", "")
+        t.add_section()
+    console.print(t)
+    for ss in res.get("sample_size", []):
+        console.print(f"sample size for P(success: {ss['success']}) >= {ss['target']} under {ss['scenario']}: "
+                      f"{ss['n'] if ss['reached'] else 'not reached up to ' + str(ss['grid'][1])}")
+    if out is not None:
+        files = write_outputs(res, out)
+        console.print(f"Wrote {', '.join(str(f) for f in files)}")
+    else:
+        console.print_json(_json.dumps({k: res[k] for k in ("replicates", "trials_per_second")}))
 
 
 @app.command("validate-study")

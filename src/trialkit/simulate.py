@@ -174,29 +174,37 @@ def _stratum_col(study: Study, sid: str, strata: I64) -> tuple[I64 | None, list[
     return strata[:, k], study.strata[k].levels
 
 
-def _components(easi_target: F64, noise: Noise, idx: slice | I64 = slice(None)) -> tuple[F64, F64]:
+def _components(easi_target: F64, noise: Noise, idx: slice | I64 = slice(None),
+                visits: slice = slice(None)) -> tuple[F64, F64]:
     """Sign scores (n, V, 4, 4) and area percentages (n, V, 4) scattered around the latent EASI."""
-    sign, area_score = _signs_and_area(easi_target, noise, idx)
+    sign, area_score = _signs_and_area(easi_target, noise, idx, visits)
     xp = _xp(sign)
     a = area_score.astype(np.int64)
     lo, hi = xp.asarray(_AREA_LO)[a], xp.asarray(_AREA_HI)[a]
     if noise.area_u is None:  # lean draw: the lower edge of the band, which scores the same area score
         return sign, lo.astype(float)
-    pct = lo + np.floor(noise.area_u[idx] * (hi - lo + 1)).clip(max=hi - lo)
+    pct = lo + np.floor(noise.area_u[idx][:, visits] * (hi - lo + 1)).clip(max=hi - lo)
     return sign, pct.astype(float)
 
 
-def _signs_and_area(easi_target: F64, noise: Noise, idx: slice | I64 = slice(None)) -> tuple[F64, F64]:
-    """Sign scores (n, V, 4, 4) and area scores 0-6 (n, V, 4) scattered around the latent EASI."""
+def _signs_and_area(easi_target: F64, noise: Noise, idx: slice | I64 = slice(None),
+                    visits: slice = slice(None)) -> tuple[F64, F64]:
+    """Sign scores (n, V, 4, 4) and area scores 0-6 (n, V, 4) scattered around the latent EASI.
+
+    ``idx`` selects patients and ``visits`` visits of the noise; the computation is elementwise, so a subset
+    gives the same values as the full arrays.
+    """
     xp = _xp(noise.sign)
-    q = xp.clip(easi_target / 72.0, 0.0, 1.0)
+    dt = noise.sign.dtype  # float64 for one trial (casts are no-ops); float32 in the design simulator
+    q = xp.clip(easi_target / 72.0, 0.0, 1.0).astype(dt, copy=False)
     s = xp.sqrt(q)[..., None]  # (n, V, 1)
     prof = noise.region[idx][:, None, :, :]  # (n, 1, 4, 2)
-    vis = noise.region_visit[idx]
+    vis = noise.region_visit[idx, visits] if isinstance(idx, slice) else noise.region_visit[idx][:, visits]
     inten = 12.0 * s * xp.exp(0.25 * prof[..., 0] + 0.10 * vis[..., 0])
     area_score = xp.clip(xp.rint(6.0 * s * xp.exp(0.25 * prof[..., 1] + 0.10 * vis[..., 1])), 0, 6)
-    weights = xp.asarray(_SIGN_WEIGHTS)
-    sign = xp.rint(2.0 * (inten[..., None] / 4.0) * weights * xp.exp(0.15 * noise.sign[idx])) / 2.0
+    weights = xp.asarray(_SIGN_WEIGHTS, dtype=dt)
+    zs = noise.sign[idx, visits] if isinstance(idx, slice) else noise.sign[idx][:, visits]
+    sign = xp.rint(2.0 * (inten[..., None] / 4.0) * weights * xp.exp(0.15 * zs)) / 2.0
     sign = xp.clip(sign, 0.0, 3.0)
     sign = xp.where(area_score[..., None] > 0, sign, 0.0)
     return sign, area_score
@@ -217,11 +225,12 @@ def _baseline(study: Study, iga0: I64, age: I64, noise: Noise, rng: np.random.Ge
     hi = sp.ndtr((np.log(72.0) - mu) / sd)
     todo = xp.arange(iga0.size)
     easi0 = xp.empty(iga0.size)
-    for _ in range(200):
+    first = slice(0, 1)  # the screening (baseline) visit
+    for i in range(200):
         uu = lo[todo] + noise.easi0_u[todo] * (hi[todo] - lo[todo])
         easi0[todo] = xp.exp(mu[todo] + sd * sp.ndtri(xp.clip(uu, 1e-12, 1 - 1e-12)))
-        sign, pct = _components(easi0[todo, None], noise, todo)
-        rec = scores.easi(_host(sign[:, :1]), scores.area_score(_host(pct[:, :1])), _host(age[todo, None]))[:, 0]
+        sign, pct = _components(easi0[todo, None], noise, slice(None) if i == 0 else todo, first)
+        rec = scores.easi(_host(sign), scores.area_score(_host(pct)), _host(age[todo, None]))[:, 0]
         fail = xp.asarray(rec < m.eligibility_min_easi)
         if not fail.any():
             break

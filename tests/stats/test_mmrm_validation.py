@@ -105,6 +105,21 @@ def test_unstructured_matches_published_sas(fev):
             assert got[2] == pytest.approx(F, abs=0.005 + 5e-4 * F)
 
 
+def test_grouped_covariance_matches_published_sas(fev):
+    fit = mmrm(fev, response="FEV1", fixed=[], visit="AVISIT", subject="USUBJID", covariance="csh", group="ARMCD")
+    ref = SAS["fev_group_csh_reml"]
+    assert fit.neg2_loglik == pytest.approx(ref["neg2_loglik"], abs=1e-5)
+    assert fit.aic == pytest.approx(ref["aic"], abs=0.05)
+    assert fit.bic == pytest.approx(ref["bic"], abs=0.05)
+    est = fit.covariance_parameters["estimate"].to_numpy()
+    np.testing.assert_allclose(est, ref["covariance_parameters"]["PBO"] + ref["covariance_parameters"]["TRT"],
+                               rtol=5e-4)
+    e, s, d = _coef(fit, ["(Intercept)"])
+    assert e[0] == pytest.approx(ref["coef"]["estimate"][0], abs=5e-5)
+    assert s[0] == pytest.approx(ref["coef"]["se"][0], abs=5e-5)
+    assert abs(d[0] - ref["coef"]["df"][0]) <= 0.51
+
+
 def test_baseline_interaction_lsmeans_match_emmeans(fev):
     fit = mmrm(fev, response="FEV1", fixed=["ARMCD", "AVISIT", "FEV1_BL", "RACE", "ARMCD:AVISIT", "AVISIT:FEV1_BL"],
                visit="AVISIT", subject="USUBJID")
@@ -137,6 +152,14 @@ def test_adas_cog_unstructured_matches_nlme_gls(adas):
     fit = mmrm(adas, response="CHG", fixed=ADAS_MODEL, visit="AVISIT", subject="USUBJID", levels=TRTP)
     _check_against_r(fit, R["adas_us"], "TRTP", "AVISIT")
     assert fit.visits == ["Week 8", "Week 16", "Week 24"]
+    # Type III F statistics = Wald tests under sum-to-zero coding (nlme anova type="marginal"), including the
+    # visit main effect at BASE = 0 and the average BASE slope
+    ref = R["adas_us"]["type3"]
+    t3 = {r[0]: r for r in fit.type3().rows()}
+    for term, ndf, F in zip(ref["term"], ref["num_df"], ref["F"], strict=True):
+        got = t3[term] if term in t3 else t3[":".join(reversed(term.split(":")))]
+        assert got[1] == ndf
+        assert got[3] == pytest.approx(F, rel=1e-4), term
 
 
 @pytest.mark.parametrize("df_method,key,info", [

@@ -117,6 +117,15 @@ out$adas_us <- list(formula = deparse(f4), coef = coef_table(fit), neg2_loglik =
                     covariance = covmat(fit, adas), lsmeans = emm_df(em),
                     diffs = emm_df(contrast(em, "trt.vs.ctrl", adjust = "none")))
 
+## 4b. Type III F statistics of the same model: Wald tests of each term under sum-to-zero coding (SAS Type III,
+## factors interacting with BASE tested at BASE = 0); anova.gls(type = "marginal") uses the model-based covariance.
+op <- options(contrasts = c("contr.sum", "contr.poly"))
+fit_sum <- gls_fit(f4, adas, "us", vis = "VIS")
+an4 <- anova(fit_sum, type = "marginal")
+options(op)
+out$adas_us$type3 <- list(term = rownames(an4)[-1], num_df = unname(an4$numDF[-1]), F = unname(an4$`F-value`[-1]),
+                          neg2_loglik_sum_coding = -2 * as.numeric(logLik(fit_sum)))
+
 ## 5. Kenward-Roger: ADAS-Cog with compound symmetry as a random intercept (lme4 + pbkrtest via emmeans) ----------
 fitl <- lme4::lmer(CHG ~ TRTP + SITEGR1 + AVISIT + TRTP:AVISIT + BASE + BASE:AVISIT + (1 | USUBJID), data = adas,
              REML = TRUE, control = lmerControl(optimizer = "bobyqa", optCtrl = list(rhobeg = 0.2, rhoend = 1e-10)))

@@ -6,6 +6,8 @@ Sources (openpharma/mmrm, Apache-2.0; SAS listings kept by that package for its 
   (same commit): FEV1 = RACE SEX ARMCD AVISIT ARMCD*AVISIT, REPEATED AVISIT / type=UN, DDFM=SATTERTHWAITE,
   REML and ML; CLASS refs ARMCD=PBO, AVISIT=VIS1, RACE=Asian, SEX=Male. Values as printed (4-5 significant
   digits; df rounded to integers by SAS).
+- design/SAS/sas_group_csh_reml.txt (commit c1b5b710c5327fc221f71f4e4288cac817018d13): FEV1 = (intercept),
+  REPEATED AVISIT / type=CSH group=ARMCD, REML.
 - tests/testthat/test-kenwardroger.R (commit 11d0c851c30db90b3e62dee25104030f9cbb4e50): SE and df of the
   ARMCD TRT-PBO contrast in FEV1 = ARMCD with each covariance structure, DDFM=KR ("kr") and KR(FIRSTORDER)
   ("kr_linear"), REML; described there as SAS results (compared by that package at 1e-3 tolerance).
@@ -39,6 +41,14 @@ out = {
                  "df": [222, 148, 146, 158, 140, 141, 161, 131, 173, 161, 171]},
         "type3": {"term": TYPE3, "num_df": [1, 3, 3, 2, 1], "den_df": [171, 150, 150, 170, 171],
                   "F": [32.49, 144.50, 0.26, 38.12, 0.39]},
+    },
+    "fev_group_csh_reml": {
+        "neg2_loglik": 3764.55218946, "aic": 3784.6, "bic": 3817.5,
+        "covariance_parameters": {
+            "PBO": [122.64, 45.1705, 21.4110, 126.14, 0.08074],
+            "TRT": [82.7175, 31.3308, 44.6841, 234.52, 0.2097],
+        },
+        "coef": {"term": ["(Intercept)"], "estimate": [41.8458], "se": [0.3372], "df": [191]},
     },
     "kr_armcd": {
         # structure: [se_kr, df_kr, se_kr_linear]

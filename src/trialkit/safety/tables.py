@@ -576,7 +576,8 @@ def ae_eair(
     ``count="subjects"`` (EAIR): subjects with the event divided by the patient-years at risk; with
     ``time_at_risk="first_event"`` a subject with the event contributes the days up to its first onset
     (``onset_day`` = ASTDY of the first TEAE; the whole exposure when unknown), others their whole exposure
-    (FDA's EAIR; Zhou et al. 2021, Ther Innov Regul Sci 55:1134). ``time_at_risk="total"`` uses the whole
+    (FDA's EAIR; Zhou et al. 2021, Ther Innov Regul Sci 55:1134); the onset day is not capped at the exposure,
+    so an event in the post-treatment window counts its full time at risk. ``time_at_risk="total"`` uses the whole
     exposure for everyone. ``count="events"`` gives the event rate (all TEAE records / total exposure).
     Exposure days come from :func:`exposure_days`; patient-years = days / 365.25.
 

@@ -20,3 +20,8 @@ from trialkit.stats.riskdiff import stratified_risk_difference as stratified_ris
 from trialkit.stats.ancova import ancova as ancova  # noqa: E402
 from trialkit.stats.ancova import dose_response as dose_response  # noqa: E402
 from trialkit.stats.mmrm import mmrm as mmrm  # noqa: E402
+
+# --- survival: Kaplan-Meier and log-rank (issue 4, CDISC Pilot) ---
+from trialkit.stats.survival import KMResult as KMResult  # noqa: E402
+from trialkit.stats.survival import kaplan_meier as kaplan_meier  # noqa: E402
+from trialkit.stats.survival import logrank_test as logrank_test  # noqa: E402

@@ -295,6 +295,9 @@ def mmrm(
         factor_codes=factor_codes,
         _P=info["P"],
         _W=W if W is not None else np.zeros_like(H),
+        _structs=structs,
+        _problem=problem,
+        _H_theta=None,
     )
     rows = []
     for j, name in enumerate(design.names):

@@ -1,0 +1,20 @@
+"""Trial design at scale: operating characteristics from many full patient-level simulated trials.
+
+>>> from trialkit.study import load_study   # doctest: +SKIP
+>>> res = design(load_study("studies/ignite.toml"), replicates=2000, scenarios=["published"])  # doctest: +SKIP
+>>> res["scenarios"][0]["prob_success"]  # doctest: +SKIP
+{'ROC300': 0.99..., 'ROC150': 0.89...}
+"""
+
+from trialkit.design.backend import ArrayBackend, array_backend, cupy_available
+from trialkit.design.engine import chunk_plan, chunk_seed, run_chunk
+from trialkit.design.power import cmh_power, power_from_pooled
+from trialkit.design.report import render_html, to_ard, write_outputs
+from trialkit.design.run import curve_sizes, design, scenario_study, search_sample_size
+from trialkit.design.simulator import Outcomes, design_endpoints, simulate_outcomes
+
+__all__ = [
+    "ArrayBackend", "Outcomes", "array_backend", "chunk_plan", "chunk_seed", "cmh_power", "cupy_available",
+    "curve_sizes", "design", "design_endpoints", "power_from_pooled", "render_html", "run_chunk",
+    "scenario_study", "search_sample_size", "simulate_outcomes", "to_ard", "write_outputs",
+]

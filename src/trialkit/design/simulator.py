@@ -1,0 +1,108 @@
+"""The vectorized replicate simulator: R trials of n patients as one patient axis through the one-trial model.
+
+Per chunk of replicates: strata and per-replicate permuted-block randomization
+(:mod:`trialkit.design.randomization`), then :func:`trialkit.simulate.prepare_lean` and
+:func:`trialkit.simulate.evolve` (the same model code as ``trialkit run``; only the baseline and endpoint visits
+are recorded, in float32), then each endpoint's responder status by :func:`trialkit.calibrate.composite_responders`,
+exactly as the ADaM derivation gives. The result is compact per-patient outcomes (arm, analysis stratum,
+responder flags), which :mod:`trialkit.design.analysis` turns into stratified 2x2xK counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trialkit.calibrate import composite_responders
+from trialkit.design.backend import ArrayBackend
+from trialkit.design.randomization import cell_index, draw_strata, permuted_blocks
+from trialkit.errors import TrialkitError
+from trialkit.simulate import Cohort, evolve, prepare_lean
+from trialkit.study import Endpoint, Study
+
+#: Scores the lean simulator records (NRS needs the daily diary, which the design does not simulate).
+LEAN_SCORES = ("EASI", "VIGA", "RIGA")
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Per-patient outcomes of R trials of n patients (host numpy arrays, patients in arrival order)."""
+
+    arm: np.ndarray  # (R, n) int8, index into study.arms
+    stratum: np.ndarray  # (R, n) int16, analysis stratum (combination of study.analysis.stratify_by levels)
+    resp: np.ndarray  # (E, R, n) bool, composite responder at the endpoint's visit
+
+    @property
+    def replicates(self) -> int:
+        return int(self.arm.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.arm.nbytes + self.stratum.nbytes + self.resp.nbytes)
+
+
+def design_endpoints(study: Study) -> list[Endpoint]:
+    """Binary endpoints the design needs: those of the multiplicity hypotheses (else co-primary/key ones)."""
+    strategy = study.strategy()
+    if strategy is not None:
+        ids: list[str] = []
+        for h in strategy.graph.names:
+            ep_id = h.rsplit("_", 1)[0]
+            if ep_id not in ids:
+                ids.append(ep_id)
+        eps = [study.endpoint(i) for i in ids]
+    else:
+        eps = [e for e in study.endpoints if e.binary and e.role in ("co-primary", "primary", "key-secondary")]
+    bad = [e.id for e in eps if e.score not in LEAN_SCORES]
+    if bad:
+        raise TrialkitError(f"the design simulator records {', '.join(LEAN_SCORES)} only; endpoints {bad} use "
+                            "another score", variable="multiplicity.graph",
+                            fix="leave these endpoints out of the multiplicity graph for design runs")
+    if not eps:
+        raise TrialkitError("no binary endpoint to simulate", variable="endpoints",
+                            fix="add a co-primary binary endpoint or a multiplicity graph")
+    return eps
+
+
+def analysis_levels(study: Study) -> list[int]:
+    ids = [s.id for s in study.strata]
+    return [len(study.strata[ids.index(sid)].levels) for sid in study.analysis.stratify_by]
+
+
+def simulate_outcomes(study: Study, n: int, replicates: int, seed: np.random.SeedSequence,
+                      backend: ArrayBackend, endpoints: list[Endpoint] | None = None,
+                      dtype: type = np.float32) -> Outcomes:
+    """Simulate ``replicates`` trials of ``n`` patients with the patient-level model (one chunk)."""
+    xp = backend.xp
+    eps = design_endpoints(study) if endpoints is None else endpoints
+    rng = backend.rng(seed)
+    r = int(replicates)
+    strata = draw_strata(study, r * n, rng, xp)  # (R n, F)
+    n_levels = [len(s.levels) for s in study.strata]
+    cell = cell_index(strata.reshape(r, n, -1), n_levels, xp)
+    arms = permuted_blocks(cell, int(np.prod(n_levels)) if n_levels else 1,
+                           [a.allocation for a in study.arms], study.randomization.block_multiple, rng, xp)
+    record_weeks = [0] + sorted({e.visit_week for e in eps})
+    prep = prepare_lean(study, strata, arms.ravel().astype(np.int64), rng, record_weeks, dtype=dtype)
+    cohort = evolve(study, prep)
+    if backend.xp is not np:  # the scoring and response rules are numpy code: bring the recorded visits over
+        cohort = _cohort_to_host(cohort, backend)
+    resp = np.empty((len(eps), r, n), dtype=bool)
+    for i, ep in enumerate(eps):
+        k = record_weeks.index(ep.visit_week)
+        resp[i] = composite_responders(study, cohort, ep)[:, k].reshape(r, n)
+    ids = [s.id for s in study.strata]
+    cols = [ids.index(s) for s in study.analysis.stratify_by]
+    a_levels = analysis_levels(study)
+    stratum = (cell_index(strata[:, cols], a_levels, xp) if cols else xp.zeros(r * n, dtype=np.int16))
+    return Outcomes(arm=backend.to_host(arms), stratum=backend.to_host(stratum).reshape(r, n), resp=resp)
+
+
+def _cohort_to_host(c: Cohort, backend: ArrayBackend) -> Cohort:
+    h = backend.to_host
+    return Cohort(weeks=h(c.weeks), arm=h(c.arm), strata=h(c.strata), block=None, enroll_day=None, age=h(c.age),
+                  sex=None, race=None, country=None, site=None, visit_day=h(c.visit_day), observed=h(c.observed),
+                  rescue_visit=h(c.rescue_visit), rescue_day=h(c.rescue_day), drop_visit=h(c.drop_visit),
+                  drop_day=None, drop_reason=None, signs=h(c.signs), area_pct=h(c.area_pct), viga=h(c.viga),
+                  riga=h(c.riga), nrs=None, easi_latent=h(c.easi_latent))
