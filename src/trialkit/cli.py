@@ -193,6 +193,16 @@ def validate_study(study: StudyArg) -> None:
                   f"{len(s.endpoints)} endpoints, {len(s.strata)} strata")
 
 
+@app.command("cdisc-pilot")
+def cdisc_pilot(out: OutOpt = Path("out/pilot")) -> None:
+    """Reproduce the CDISC Pilot 01 tables (14-2.01, 14-3.01, 14-3.13, 14-5.01) and KM figure, with the ARD."""
+    from trialkit import pilot
+
+    with _Steps() as steps:
+        res = pilot.run(out, progress=steps)
+    console.print(f"Wrote {len(res.files)} files to [bold]{res.out}[/bold] (open {res.out / 'index.html'})")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the app, turning user errors into a message and exit code 2."""
     try:

@@ -20,7 +20,9 @@ from trialkit.errors import TrialkitError
 from trialkit.io import read_folder, write_parquet
 from trialkit.report.figures import multiplicity_graph, responder_rates_by_visit, to_png
 from trialkit.report.html import render_report
+from trialkit.report.safety import n_pct_table, safety_topline
 from trialkit.report.topline import build_topline, topline_json, topline_markdown
+from trialkit.safety.analysis import analyse_safety, derive_study_adae
 from trialkit.sdtm import build_sdtm
 from trialkit.simulate import simulate_cohort
 from trialkit.study import Study
@@ -64,7 +66,7 @@ def _noop(_: str) -> None:
 
 def simulate_sdtm(study: Study, *, seed: int, n: int | None = None) -> dict[str, pl.DataFrame]:
     """Simulated SDTM for one trial."""
-    return build_sdtm(study, simulate_cohort(study, n, seed=seed))
+    return build_sdtm(study, simulate_cohort(study, n, seed=seed), seed=seed)
 
 
 def analyse_sdtm(study: Study, sdtm: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -73,12 +75,28 @@ def analyse_sdtm(study: Study, sdtm: dict[str, pl.DataFrame]) -> tuple[pl.DataFr
     return adsl, derive_adeff(sdtm, adsl, study)
 
 
+def derive_adam(study: Study, sdtm: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """All ADaM datasets: ADSL, ADEFF and, when SDTM has AE, ADAE."""
+    adsl, adeff = analyse_sdtm(study, sdtm)
+    adam = {"ADSL": adsl, "ADEFF": adeff}
+    if "AE" in sdtm:
+        adam["ADAE"] = derive_study_adae(sdtm["AE"], adsl)
+    return adam
+
+
 def report_outputs(study: Study, adam: dict[str, pl.DataFrame], out: Path, *, seed: int | None, source: str,
                    progress: Progress = _noop, sdtm: dict[str, pl.DataFrame] | None = None) -> RunResult:
     """Analyse ADSL/ADEFF and write everything under ``out``."""
     progress("analysing endpoints")
-    ard = analyse_study(adam["ADSL"], adam["ADEFF"], study).to_frame()
+    ard_rows = analyse_study(adam["ADSL"], adam["ADEFF"], study)
+    if "ADAE" in adam:
+        progress("analysing adverse events")
+        ard_rows.extend(analyse_safety(adam["ADAE"], adam["ADSL"], study))
+    ard = ard_rows.to_frame()
     topline = build_topline(ard, study, seed=seed, source=source)
+    safety = safety_topline(ard, study)
+    if safety is not None:
+        topline["safety"] = safety
     progress("rendering report")
     resp_ids = [e.id for e in study.endpoints if e.binary][:3]
     figs = {"Responder rates by visit (95% CI)": ("responders_by_visit.png",
@@ -86,7 +104,13 @@ def report_outputs(study: Study, adam: dict[str, pl.DataFrame], out: Path, *, se
     graph_fig = multiplicity_graph(study, ard)
     if graph_fig is not None:
         figs["Multiplicity graph"] = ("multiplicity_graph.png", to_png(graph_fig))
-    html = render_report(topline, {title: png for title, (_, png) in figs.items()})
+    tables = {}
+    if safety is not None:
+        tables = {"Treatment-emergent adverse events: overview":
+                  n_pct_table(ard, "AE_OVERVIEW", study, "Subjects with"),
+                  "TEAEs in >= 5% of patients in any arm (preferred term)": n_pct_table(ard, "AE_PT_GE5", study),
+                  "Adverse events of special interest": n_pct_table(ard, "AESI", study)}
+    html = render_report(topline, {title: png for title, (_, png) in figs.items()}, tables=tables)
     progress("writing outputs")
     files: list[Path] = []
     if sdtm is not None:
@@ -110,8 +134,7 @@ def run(study: Study, out: str | Path, *, seed: int, n: int | None = None, progr
     progress(f"simulating {n or study.study.n_randomized} patients")
     sdtm = simulate_sdtm(study, seed=seed, n=n)
     progress("deriving ADaM")
-    adsl, adeff = analyse_sdtm(study, sdtm)
-    return report_outputs(study, {"ADSL": adsl, "ADEFF": adeff}, out, seed=seed, source="simulated",
+    return report_outputs(study, derive_adam(study, sdtm), out, seed=seed, source="simulated",
                           progress=progress, sdtm=sdtm)
 
 
@@ -135,8 +158,7 @@ def analyze(study: Study, data: str | Path, out: str | Path, *, progress: Progre
     kind, datasets = load_user_data(data)
     if kind == "sdtm":
         progress("deriving ADaM")
-        adsl, adeff = analyse_sdtm(study, datasets)
+        adam = derive_adam(study, datasets)
     else:
-        adsl, adeff = datasets["ADSL"], datasets["ADEFF"]
-    return report_outputs(study, {"ADSL": adsl, "ADEFF": adeff}, Path(out), seed=None, source="observed",
-                          progress=progress)
+        adam = {k: datasets[k] for k in ("ADSL", "ADEFF", "ADAE") if k in datasets}
+    return report_outputs(study, adam, Path(out), seed=None, source="observed", progress=progress)

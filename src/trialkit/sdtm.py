@@ -45,8 +45,8 @@ def _seq(subject_idx: np.ndarray) -> np.ndarray:
     return np.arange(n) - first + 1
 
 
-def build_sdtm(study: Study, c: Cohort) -> dict[str, pl.DataFrame]:
-    """All SDTM domains of a simulated cohort, keyed by domain name."""
+def build_sdtm(study: Study, c: Cohort, seed: int = 0) -> dict[str, pl.DataFrame]:
+    """All SDTM domains of a simulated cohort, keyed by domain name (AE drawn with a stream derived from ``seed``)."""
     sid = study.study.id
     n = c.n
     first_day = (study.study.first_patient_date - _EPOCH).days
@@ -139,7 +139,14 @@ def build_sdtm(study: Study, c: Cohort) -> dict[str, pl.DataFrame]:
         "CMTRT": cm_trt, "CMCAT": cm_cat, "CMSTDTC": _dates(start[cm_idx], cm_day), "CMSTDY": cm_day,
     })
 
-    return {"DM": dm, "SUPPDM": suppdm, "EX": ex, "DS": ds, "QS": _qs(study, c, usubjid, start), "CM": cm}
+    out = {"DM": dm, "SUPPDM": suppdm, "EX": ex, "DS": ds, "QS": _qs(study, c, usubjid, start), "CM": cm}
+    if study.safety is not None:
+        from trialkit.safety.simulate import simulate_adverse_events
+
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xAE,)))
+        start_dates = pl.Series((start).astype("int32")).cast(pl.Date)
+        out["AE"] = simulate_adverse_events(usubjid, arm_lab, end_day, start_dates, study.safety, rng, studyid=sid)
+    return out
 
 
 def _qs(study: Study, c: Cohort, usubjid: pl.Series, start: np.ndarray) -> pl.DataFrame:

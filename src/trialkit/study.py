@@ -201,6 +201,7 @@ class Study(_Model):
     model: DiseaseModel
     multiplicity: dict[str, Any] | None = None
     scenarios: list[Scenario] = Field(default_factory=list)
+    safety: dict[str, Any] | None = None
 
     # -- convenience -------------------------------------------------------------------------------------------
     @property
@@ -351,6 +352,19 @@ def _check_consistency(s: Study, source: str) -> None:
         if unknown:
             fail("multiplicity.graph", f"hypotheses {unknown} do not name a binary endpoint and an active arm "
                  "as ENDPOINT_ARM", f"use names from {sorted(expected)}")
+    if s.safety is not None:
+        from trialkit.safety.simulate import AESimConfig
+
+        try:
+            cfg = AESimConfig.from_dict(s.safety)
+        except TrialkitError as exc:
+            fail(f"safety{('.' + exc.variable) if exc.variable else ''}", exc.problem, exc.fix or "correct it")
+        labels = [a.label for a in s.arms]
+        for term in cfg.terms:
+            missing = [lab for lab in labels if lab not in term.incidence]
+            if missing:
+                fail(f"safety.terms.{term.pt}.incidence", f"no incidence for arm(s) {missing}",
+                     "give one incidence per arm label")
     if "BLIGA" in strata_ids:
         levels = s.strata[strata_ids.index("BLIGA")].levels
         missing = [lv for lv in levels if lv not in s.model.baseline_easi_median]

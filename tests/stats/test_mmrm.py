@@ -104,7 +104,7 @@ def test_gradient_and_hessian_match_finite_differences(fit_us, fev, reml):
     fd = np.array([(f(phi + h) - f(phi - h)) / 2e-5 for h in 1e-5 * np.eye(len(phi))])
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6)
     # observed Hessian (analytic) against differences of the analytic gradient
-    H = prob.information([s.sigma_natural(phi)], [J], [None], [0] * len(phi), ev.beta, ev.M, kr=False)["hessian"]
+    H = prob.information([s.sigma_natural(phi)], [J], [None], ev.beta, ev.M)["hessian"]
 
     def g(ph):
         e = prob.evaluate([s.sigma_natural(ph)])

@@ -246,6 +246,7 @@ def _shortcut_table(graph: Graph, p: np.ndarray) -> tuple[np.ndarray, np.ndarray
         with np.errstate(over="ignore"):
             np.divide(p, w, out=ratio, where=w > 0)
         ratio[w <= 0] = _HUGE
+        np.minimum(ratio, _HUGE, out=ratio)  # p / (subnormal w) overflows to inf: treat as weight zero
         ratio[~active] = np.inf
         j = np.argmin(ratio, axis=1)
         q = ratio[rows, j]
@@ -276,6 +277,7 @@ def _shortcut_dense(graph: Graph, p: np.ndarray) -> tuple[np.ndarray, np.ndarray
             ratio = np.full((k, m), _HUGE)
             with np.errstate(over="ignore"):
                 np.divide(pc, w, out=ratio, where=w > 0)
+            np.minimum(ratio, _HUGE, out=ratio)  # overflow from a subnormal weight: as weight zero
             ratio[~active] = np.inf
             j = np.argmin(ratio, axis=1)
             q = ratio[rows, j]

@@ -54,7 +54,7 @@ def _continuous_frame(topline: dict[str, Any]) -> pl.DataFrame | None:
 
 
 def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
-                  extra_sections: list[str] | None = None) -> str:
+                  tables: dict[str, pl.DataFrame] | None = None, extra_sections: list[str] | None = None) -> str:
     """HTML text of the report (figures embedded as base64 PNG)."""
     title = f"{topline['study']}: {topline['source']} results vs published topline"
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
@@ -86,6 +86,11 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
     for name, png in figures.items():
         b64 = base64.b64encode(png).decode("ascii")
         parts += [f"<h2>{html.escape(name)}</h2>", f"<img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"]
+    if tables:
+        parts.append("<h2>Safety</h2>")
+        for title, frame in tables.items():
+            if frame.height:
+                parts.append(GT(frame.to_pandas()).tab_header(title=title).as_raw_html())
     parts += extra_sections or []
     parts += ["<h2>Methods</h2><p class='note'>Rates: Wilson 95% CI. Differences: Mantel-Haenszel weighted risk "
               "difference with Sato's variance (Sato 1989; SAS PROC FREQ COMMONRISKDIFF). p: Cochran-Mantel-Haenszel "

@@ -121,7 +121,8 @@ def topline_markdown(topline: dict[str, Any]) -> str:
     mult = topline.get("multiplicity")
     if mult:
         lines += ["", f"Multiplicity: graphical procedure ({mult['method']}, alpha {mult['alpha']:g}, two-sided "
-                  "CMH p-values)", "", "| Hypothesis | Weight | p | Adjusted p | Rejected |", "|---|---:|---:|---:|---|"]
+                  "CMH p-values)", "", "| Hypothesis | Weight | p | Adjusted p | Rejected |",
+                  "|---|---:|---:|---:|---|"]
         for h in mult["hypotheses"]:
             lines.append(f"| {h['id']} | {h['weight']:.3f} | {fmt_pvalue(h['p_value'])} | "
                          f"{fmt_pvalue(h['adjusted_p_value'])} | {'yes' if h['rejected'] else 'no'} |")

@@ -192,7 +192,7 @@ def impute(
     dsig = [complex_step_jacobian(struct.sigma, theta)]
     d2 = [second_derivatives(struct.sigma, theta)]
     ev = prob.evaluate([struct.sigma(theta)], gradient=False)
-    H = prob.information([struct.sigma(theta)], dsig, d2, [0] * theta.size, ev.beta, ev.M, kr=False)["hessian"]
+    H = prob.information([struct.sigma(theta)], dsig, d2, ev.beta, ev.M)["hessian"]
     cov_theta = 2.0 * np.linalg.inv(H)
     cov_theta = 0.5 * (cov_theta + cov_theta.T)
     Lc = np.linalg.cholesky(cov_theta)

@@ -236,8 +236,7 @@ def mmrm(
     dsig = [complex_step_jacobian(s.sigma_natural, ph) for s, ph in zip(structs, phis, strict=True)]
     d2sig = [None if s.linear else second_derivatives(s.sigma_natural, ph) for s, ph in zip(structs, phis,
                                                                                              strict=True)]
-    pgroup = [g for g in range(G) for _ in range(sizes[g])]
-    info = problem.information(sigmas, dsig, d2sig, pgroup, ev.beta, ev.M, kr=False)
+    info = problem.information(sigmas, dsig, d2sig, ev.beta, ev.M)
     H = info["hessian"] if information == "observed" else info["expected_hessian"]
     try:
         W = 2.0 * np.linalg.inv(H)
@@ -253,7 +252,7 @@ def mmrm(
         )
     vcov = ev.M
     if df in ("kenward-roger", "kenward-roger-linear"):
-        info2 = problem.information(sigmas, dsig, d2sig, pgroup, ev.beta, ev.M, kr=True, W=W)
+        info2 = problem.information(sigmas, dsig, d2sig, ev.beta, ev.M, W=W)
         vcov = kenward_roger.adjusted_vcov(ev.M, info2["P"], W, info2["Q"], info2["R"],
                                            linear=(df == "kenward-roger-linear"))
     k_total = int(offs[-1])
@@ -297,7 +296,6 @@ def mmrm(
         _W=W if W is not None else np.zeros_like(H),
         _structs=structs,
         _problem=problem,
-        _H_theta=None,
     )
     rows = []
     for j, name in enumerate(design.names):
@@ -371,9 +369,8 @@ def _optimize(problem: Problem, structs: list[CovarianceStructure], X: np.ndarra
         ev = problem.evaluate(sig, gradient=False)
         dsig = [complex_step_jacobian(s.sigma, t) for s, t in zip(structs, parts, strict=True)]
         d2 = [second_derivatives(s.sigma, t) for s, t in zip(structs, parts, strict=True)]
-        pgroup = [gg for gg in range(G) for _ in range(sizes[gg])]
         try:
-            Hm = problem.information(sig, dsig, d2, pgroup, ev.beta, ev.M, kr=False)["hessian"]
+            Hm = problem.information(sig, dsig, d2, ev.beta, ev.M)["hessian"]
             step = np.linalg.solve(Hm, g)
         except np.linalg.LinAlgError:
             break

@@ -163,17 +163,16 @@ class Problem:
         sigmas: list[np.ndarray],
         dsig: list[np.ndarray],
         d2sig: list[np.ndarray | None],
-        param_group: list[int],
         beta: np.ndarray,
         M: np.ndarray,
-        kr: bool,
         W: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """Observed Hessian of -2 log L in the natural parameters, the matrices P_k = X'V^-1 dV_k V^-1 X, and
         (when ``W`` is given) the Kenward-Roger sums sum W_ij Q_ij and sum W_ij R_ij.
 
-        ``dsig[g]`` is (k_g, T, T), the derivatives of group g's Sigma with respect to its own parameters;
-        ``param_group`` maps the global parameter index to its group.
+        ``dsig[g]`` is (k_g, T, T), the derivatives of group g's Sigma with respect to its own parameters (the
+        global parameter vector is the groups' vectors one after the other); ``d2sig[g]`` the second derivatives
+        (k_g, k_g, T, T), or None when Sigma is linear in them.
         """
         p = self.p
         k = sum(d.shape[0] for d in dsig)
@@ -184,6 +183,7 @@ class Problem:
         u = np.zeros((k, p))
         Qsum = np.zeros((p, p))
         Rsum = np.zeros((p, p))
+        Gfull = [np.zeros((self.T, p, self.T, p)) for _ in range(self.G)]
         for P in self.patterns:
             g = P.group
             sl = slice(offs[g], offs[g + 1])
@@ -211,7 +211,9 @@ class Problem:
                 r = P.y - P.X @ beta
                 XR = np.einsum("nap,nc->apc", P.X, r)
             F = XR @ S  # (a,p,b): sum X[a,p] e[b]
-            Pk[sl] += np.einsum("iab,apbq->ipq", V, Gt, optimize=True)
+            # X'V^-1 D V^-1 X = sum_ab D[a,b] Gfull[a,:,b,:] for any T x T matrix D, so P_k and sum W_ij R_ij
+            # are formed once from the embedded tensor instead of pattern by pattern
+            Gfull[g][np.ix_(P.visits, np.arange(p), P.visits, np.arange(p))] += Gt
             u[sl] += np.einsum("iab,apb->ip", SV, F, optimize=True)
             He[sl, sl] += T1 - 2.0 * T2 if self.reml else T1
             if self.reml:
@@ -226,11 +228,16 @@ class Problem:
                     H[sl, sl] += trSV2 - np.einsum("ijab,ba->ij", V2, SHS) - eV2e
                 else:
                     H[sl, sl] += trSV2 - eV2e
-                if W is not None:
-                    Rsum += np.einsum("ab,apbq->pq", np.einsum("ij,ijab->ab", W[sl, sl], V2), Gt, optimize=True)
             if W is not None:
                 C = np.einsum("ij,iab,jbc->ac", W[sl, sl], V, SV, optimize=True)
                 Qsum += np.einsum("ab,apbq->pq", C, Gt, optimize=True)
+        for g in range(self.G):
+            sl = slice(offs[g], offs[g + 1])
+            Gm = Gfull[g].transpose(0, 2, 1, 3).reshape(self.T * self.T, p * p)
+            Pk[sl] = (dsig[g].reshape(dsig[g].shape[0], -1) @ Gm).reshape(-1, p, p)
+            if W is not None and d2sig[g] is not None:
+                D = np.einsum("ij,ijab->ab", W[sl, sl], d2sig[g])
+                Rsum += (D.reshape(-1) @ Gm).reshape(p, p)
         # terms coupling all patterns
         MP = M @ Pk  # (k,p,p)
         uMu = np.einsum("ip,pq,jq->ij", u, M, u)
