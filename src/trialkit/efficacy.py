@@ -114,8 +114,11 @@ def analyse_multiplicity(study: Study, ard: ARD) -> None:
         ard.add("MULT.claims", name, "met", float(met), groups={"METHOD": strategy.method}, fmt="{:.0f}")
 
 
-def analyse_study(adsl: pl.DataFrame, adeff: pl.DataFrame, study: Study) -> ARD:
-    """All efficacy analyses of the study file, as an ARD."""
+def analyse_study(adsl: pl.DataFrame, adeff: pl.DataFrame, study: Study, *, sensitivity: bool = True) -> ARD:
+    """All efficacy analyses of the study file, as an ARD (``sensitivity``: also the MMRM of the continuous
+    endpoint and the multiple-imputation and tipping-point analyses of the co-primary endpoints)."""
+    from trialkit.sensitivity import analyse_mi, analyse_mmrm
+
     ard = ARD()
     itt = adsl.filter(pl.col("ITTFL") == "Y")
     for arm in study.arms:
@@ -126,5 +129,11 @@ def analyse_study(adsl: pl.DataFrame, adeff: pl.DataFrame, study: Study) -> ARD:
             analyse_by_visit(adeff, study, ep, ard)
         else:
             analyse_continuous(adeff, study, ep, ard)
+            if sensitivity:
+                analyse_mmrm(adeff, adsl, study, ep, ard)
+    if sensitivity:
+        for ep in study.endpoints:
+            if ep.binary and ep.role in ("co-primary", "primary"):
+                analyse_mi(adeff, adsl, study, ep, ard)
     analyse_multiplicity(study, ard)
     return ard

@@ -42,7 +42,9 @@ SDTM_REQUIREMENTS = [
                                                        "DSSTDTC": "str"}),
     Requirement(dataset="QS", step="ADEFF", variables={"USUBJID": "str", "QSTESTCD": "str", "QSSTRESN": "num",
                                                        "VISITNUM": "num", "VISIT": "str", "QSDTC": "str"},
-                keys=["USUBJID", "VISITNUM", "QSTESTCD"]),
+                keys=["USUBJID", "VISITNUM", "QSTESTCD"],
+                # known scores (VIGA 0-4, NRS 0-10, ...) are range-checked by test code in SDTM too
+                param_var="QSTESTCD", value_var="QSSTRESN"),
 ]
 ADAM_REQUIREMENTS = [
     Requirement(dataset="ADSL", step="analysis", variables={"USUBJID": "str", "TRT01P": "str", "ITTFL": "str"},

@@ -261,7 +261,14 @@ class Study(_Model):
                     "iga_effect": pbo.iga_effect + k * (p.iga_effect - pbo.iga_effect),
                     "riga_strictness": pbo.riga_strictness + k * (p.riga_strictness - pbo.riga_strictness)})
             arms[a.id] = sc.arms.get(a.id, p)
-        return self.model_copy(update={"model": self.model.model_copy(update={"arms": arms})})
+        update: dict[str, Any] = {"arms": arms}
+        if sc.null:
+            # no drug effect at all: the active arms also drop out as placebo patients do
+            drop = dict(self.model.dropout_prob_per_visit)
+            for a in self.active_arms:
+                drop[a.id] = drop[self.placebo.id]
+            update["dropout_prob_per_visit"] = drop
+        return self.model_copy(update={"model": self.model.model_copy(update=update)})
 
     def with_n(self, n: int) -> Study:
         """A copy with another number of randomized patients."""

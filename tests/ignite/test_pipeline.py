@@ -157,7 +157,8 @@ def test_topline_multiplicity(run_dir):
     mult = t["multiplicity"]
     strategy = STUDY.strategy()
     assert [h["id"] for h in mult["hypotheses"]] == list(strategy.graph.names)
-    raw = {(e["id"], r["arm"]): r["p_value"] for e in t["endpoints"] for r in e["results"] if r.get("p_value") is not None}
+    raw = {(e["id"], r["arm"]): r["p_value"]
+           for e in t["endpoints"] for r in e["results"] if r.get("p_value") is not None}
     pvals = [raw[(h["endpoint"], h["arm"])] for h in mult["hypotheses"]]
     assert [h["p_value"] for h in mult["hypotheses"]] == pvals
     res = strategy.test(np.array(pvals))

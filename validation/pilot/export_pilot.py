@@ -23,7 +23,7 @@ COLUMNS = {
     "adadas": ["USUBJID", "PARAMCD", "AVISIT", "EFFFL", "ANL01FL", "TRTP", "TRTPN", "SITEGR1", "AVAL", "BASE", "CHG"],
     "adcibc": ["USUBJID", "AVISITN", "EFFFL", "ITTFL", "ANL01FL", "TRTP", "SITEGR1", "AVAL"],
     "adae": ["USUBJID", "SAFFL", "TRTEMFL", "AEBODSYS", "AEDECOD"],
-    "adtte": ["USUBJID", "PARAMCD", "SAFFL", "TRTA", "AVAL", "CNSR"],
+    "adtte": ["USUBJID", "PARAMCD", "SAFFL", "TRTA", "SEX", "AVAL", "CNSR"],
 }
 
 

@@ -18,6 +18,10 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #
 """
 
 
+def labels_of(topline: dict[str, Any]) -> dict[str, str]:
+    return {a["id"]: a["label"] for a in topline["arms"]}
+
+
 def topline_frame(topline: dict[str, Any]) -> pl.DataFrame:
     """Display rows of the binary endpoints: simulated next to published."""
     labels = {a["id"]: a["label"] for a in topline["arms"]}
@@ -69,6 +73,36 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
                       subtitle="Mantel-Haenszel risk difference (Sato variance) and CMH test stratified by the "
                                "randomization strata"))
     parts += ["<h2>Topline</h2>", gt.as_raw_html()]
+    sens_rows = []
+    for ep in topline["endpoints"]:
+        sens = ep.get("sensitivity")
+        if not sens:
+            continue
+        for r in sens["mi_mar"]:
+            t = sens["tipping_delta"].get(r["arm"])
+            sens_rows.append({"Endpoint": ep["label"], "Arm": labels_of(topline)[r["arm"]],
+                              "MI (MAR) difference % (95% CI)": f"{fmt_pct(r['diff_vs_placebo'])} "
+                              f"({fmt_pct(r['ci_low'])}, {fmt_pct(r['ci_high'])})", "p": fmt_pvalue(r["p_value"]),
+                              "Tipping point (shift)": f"not reached (> {sens['tipping_max_delta']:g})" if t is None
+                              else f"{t:g}"})
+    if sens_rows:
+        parts += ["<h2>Sensitivity analyses of the co-primary endpoints</h2>",
+                  GT(pl.DataFrame(sens_rows).to_pandas()).tab_header(
+                      title="Multiple imputation under MAR and tipping point",
+                      subtitle="Underlying score imputed by MMRM (100 imputations), dichotomized; MH risk difference "
+                               "pooled by Rubin's rules").as_raw_html()]
+    mm_rows = []
+    for ep in topline["endpoints"]:
+        for r in ep.get("mmrm") or []:
+            diff = ("" if r["diff_vs_placebo"] is None else
+                    f"{r['diff_vs_placebo']:.1f} ({r['ci_low']:.1f}, {r['ci_high']:.1f})")
+            mm_rows.append({"Endpoint": ep["label"], "Arm": labels_of(topline)[r["arm"]],
+                            "LS mean (SE)": f"{r['lsmean']:.1f} ({r['se']:.2f})",
+                            "Difference vs placebo (95% CI)": diff, "p": fmt_pvalue(r["p_value"])})
+    if mm_rows:
+        parts += ["<h2>MMRM</h2>", GT(pl.DataFrame(mm_rows).to_pandas()).tab_header(
+            title="Percent change from baseline in EASI at week 24: MMRM",
+            subtitle="Unstructured covariance, REML, Kenward-Roger df; data after rescue set missing").as_raw_html()]
     cont = _continuous_frame(topline)
     if cont is not None:
         parts += ["<h2>Continuous endpoints</h2>",

@@ -34,8 +34,12 @@ def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: 
                              "mean": _f(lookup(ard, f"{ep.id}.summary", "mean", **g)),
                              "sd": _f(lookup(ard, f"{ep.id}.summary", "sd", **g)),
                              "median": _f(lookup(ard, f"{ep.id}.summary", "median", **g))})
-            endpoints.append({"id": ep.id, "label": ep.label, "role": ep.role, "visit_week": ep.visit_week,
-                              "type": "continuous", "analysis": "observed cases", "results": rows})
+            entry = {"id": ep.id, "label": ep.label, "role": ep.role, "visit_week": ep.visit_week,
+                     "type": "continuous", "analysis": "observed cases", "results": rows}
+            mm = _mmrm(ard, study, ep.id)
+            if mm:
+                entry["mmrm"] = mm
+            endpoints.append(entry)
             continue
         results = []
         for a in study.arms:
@@ -59,7 +63,9 @@ def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: 
             row["published"] = None if pub is None else {"rate": pub.rate, "diff_vs_placebo": pub.diff,
                                                          "p_value": pub.p_value}
             results.append(row)
-        endpoints.append({"id": ep.id, "label": ep.label, "role": ep.role, "visit_week": ep.visit_week,
+        sens = _sensitivity(ard, study, ep.id)
+        endpoints.append({**({"sensitivity": sens} if sens else {}),
+                          "id": ep.id, "label": ep.label, "role": ep.role, "visit_week": ep.visit_week,
                           "type": "binary", "analysis": "CMH stratified by " + ", ".join(study.analysis.stratify_by)
                           + "; Mantel-Haenszel risk difference (Sato variance)", "results": results})
     mult = _multiplicity(ard, study)
@@ -76,6 +82,42 @@ def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: 
         "intercurrent_events": study.intercurrent_events.model_dump(), "arms": arms, "endpoints": endpoints,
         "multiplicity": mult,
     }
+
+
+def _mmrm(ard: pl.DataFrame, study: Study, ep_id: str) -> list[dict[str, Any]] | None:
+    if ard.filter(pl.col("analysis_id") == f"{ep_id}.mmrm").height == 0:
+        return None
+    out = []
+    for a in study.arms:
+        g = {TRT: a.label}
+        row = {"arm": a.id, "lsmean": _f(lookup(ard, f"{ep_id}.mmrm", "estimate", **g)),
+               "se": _f(lookup(ard, f"{ep_id}.mmrm", "se", **g)),
+               "diff_vs_placebo": None, "ci_low": None, "ci_high": None, "p_value": None}
+        if not a.placebo:
+            gc = {TRT: a.label, "COMPARATOR": study.placebo.label}
+            row.update({k: _f(lookup(ard, f"{ep_id}.mmrm_diff", s, **gc)) for k, s in
+                        (("diff_vs_placebo", "estimate"), ("ci_low", "ci_low"), ("ci_high", "ci_high"),
+                         ("p_value", "pvalue"))})
+        out.append(row)
+    return out
+
+
+def _sensitivity(ard: pl.DataFrame, study: Study, ep_id: str) -> dict[str, Any] | None:
+    if ard.filter(pl.col("analysis_id") == f"{ep_id}.mi_mar").height == 0:
+        return None
+    pbo = study.placebo.label
+    mi, tip = [], {}
+    for a in study.active_arms:
+        gc = {TRT: a.label, "COMPARATOR": pbo}
+        mi.append({"arm": a.id, **{k: _f(lookup(ard, f"{ep_id}.mi_mar", s, **gc)) for k, s in
+                                   (("diff_vs_placebo", "estimate"), ("ci_low", "ci_low"), ("ci_high", "ci_high"),
+                                    ("p_value", "pvalue"))}})
+        tip[a.id] = _f(lookup(ard, f"{ep_id}.tipping", "tipping_delta", **gc))
+    grid = ard.filter(pl.col("analysis_id") == f"{ep_id}.tipping")["group3_level"].drop_nulls().unique()
+    return {"mi_mar": mi, "tipping_delta": tip, "tipping_max_delta": max(float(x) for x in grid),
+            "note": "MAR multiple imputation (100 imputations) of the underlying score, dichotomized; MH risk "
+                    "difference pooled by Rubin's rules. Tipping delta: smallest worse-outcome shift of the values "
+                    "imputed after dropout in the active arms at which p >= alpha (null: not reached in the grid)."}
 
 
 def _multiplicity(ard: pl.DataFrame, study: Study) -> dict[str, Any] | None:

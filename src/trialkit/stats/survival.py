@@ -143,7 +143,7 @@ def kaplan_meier(
     order of ``levels`` (default: sorted observed values, as text).
 
     >>> r = kaplan_meier([1, 2, 2, 3, 4], [1, 1, 0, 1, 0])
-    >>> [round(s, 4) for s in r.surv]
+    >>> [round(float(s), 4) for s in r.surv]
     [0.8, 0.6, 0.3, 0.3]
     """
     t, e, g = _check(time, event, group)
