@@ -175,8 +175,9 @@ def table_14_3_13(lk: Lookup) -> Display:
                        lk.text(aid, "AVAL", "pvalue", "CMH row mean scores", [("AVISIT", v)])])
         for label in CIBIC:
             d.rows.append(["", label, *[lk.n_pct(aid, "AVAL", label, [(g, a), ("AVISIT", v)]) for a in ARMS], ""])
-    d.footnotes = ["[1] Overall comparison of treatments using the CMH test (Pearson chi-square), controlling for "
-                   "site group: row mean scores differ (scores = CIBIC+ value)."]
+    d.footnotes = ["[1] Overall comparison of treatments: Cochran-Mantel-Haenszel row mean scores test controlling "
+                   "for site group (scores = CIBIC+ value, 1-7).",
+                   "Percentages use the number of subjects assessed at the visit in each arm."]
     return d
 
 
@@ -207,7 +208,8 @@ def _file_stem(table_id: str) -> str:
 def to_html(d: Display) -> str:
     from great_tables import GT
 
-    df = d.frame().to_pandas()
+    # keep the label indentation (HTML collapses leading spaces)
+    df = d.frame().with_columns(pl.all().str.replace(r"^  ", "\u00a0\u00a0\u00a0\u00a0")).to_pandas()
     gt = GT(df).cols_label(**{f"c{i}": c for i, c in enumerate(d.columns)}).tab_header(
         title=f"Table {d.table_id}", subtitle=f"{d.title} (Population: {d.population})")
     for note in d.footnotes:
