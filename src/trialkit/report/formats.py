@@ -7,10 +7,16 @@ from decimal import ROUND_HALF_UP, Decimal
 
 
 def round_half_up(x: float, digits: int) -> Decimal:
-    """Round ``x`` to ``digits`` decimals, halves away from zero (SAS ROUND)."""
+    """Round ``x`` to ``digits`` decimals, halves away from zero, with SAS ROUND's fuzz: a value within about
+    1e-12 (relative) of a half-way point counts as half-way (so a mean of 42.649999999999984 shows as 42.7)."""
     q = Decimal(1).scaleb(-digits)
     # repr() gives the shortest string that round-trips, so 2.675 rounds to 2.68 as in SAS
-    return Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP)
+    d = Decimal(repr(float(x)))
+    scaled = d.scaleb(digits)
+    frac = abs(scaled) - abs(scaled).to_integral_value(rounding="ROUND_FLOOR")
+    if abs(frac - Decimal("0.5")) <= Decimal("1e-12") * max(Decimal(1), abs(scaled)):
+        d = d + (Decimal("1e-12") * max(Decimal(1), abs(scaled))).scaleb(-digits).copy_sign(d)
+    return d.quantize(q, rounding=ROUND_HALF_UP)
 
 
 def fmt_num(x: float | None, digits: int) -> str:
