@@ -27,21 +27,23 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Output folder")]
 
 
 def _topline_table(topline: dict) -> Table:
-    from trialkit.report.formats import fmt_pct, fmt_pvalue
+    """The topline in the terminal: the same rows as the report's table (one source of formatting)."""
+    from trialkit.report.html import topline_frame
 
-    t = Table(title=f"{topline['study']} week-{topline['endpoints'][0]['visit_week']} topline ({topline['source']})")
-    for col in ("Endpoint", "Arm", "n/N", "Rate %", "Diff % (95% CI)", "p", "Published rate %", "Published diff %"):
-        t.add_column(col, justify="left" if col in ("Endpoint", "Arm") else "right")
-    for ep in topline["endpoints"]:
-        if ep["type"] != "binary":
-            continue
-        for r in ep["results"]:
-            pub = r.get("published") or {}
-            diff = ("" if r["diff_vs_placebo"] is None else
-                    f"{fmt_pct(r['diff_vs_placebo'])} ({fmt_pct(r['ci_low'])}, {fmt_pct(r['ci_high'])})")
-            t.add_row(ep["id"], r["arm"], f"{r['responders']}/{r['n']}", fmt_pct(r["rate"]), diff,
-                      fmt_pvalue(r["p_value"]), fmt_pct(pub.get("rate")), fmt_pct(pub.get("diff_vs_placebo")))
-        t.add_section()
+    frame = topline_frame(topline)
+    ids = {a["label"]: a["id"] for a in topline["arms"]}
+    t = Table(title=f"{topline['study']} topline ({topline['source']})")
+    cols = [c for c in frame.columns if c not in ("Published p",)]
+    for col in cols:
+        justify = "left" if col in ("Endpoint", "Arm") else "right"
+        t.add_column(col.replace("Difference vs placebo", "Diff"), justify=justify)
+    last = None
+    for row in frame.iter_rows(named=True):
+        if last is not None and row["Endpoint"] != last:
+            t.add_section()
+        last = row["Endpoint"]
+        t.add_row(*[ids.get(row[c], row[c]) if c == "Arm" else row[c].split(" (week")[0] if c == "Endpoint"
+                    else row[c] for c in cols])
     return t
 
 
