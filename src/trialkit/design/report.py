@@ -20,6 +20,7 @@ import polars as pl
 
 from trialkit import _files, ard
 from trialkit.ard import ARD
+from trialkit.report.gt import make_gt
 
 
 def to_ard(res: dict[str, Any]) -> pl.DataFrame:
@@ -100,8 +101,6 @@ def curve_figure(frame: pl.DataFrame, scenario: str) -> bytes:
 
 def render_html(frame: pl.DataFrame, meta: dict[str, Any]) -> str:
     """The HTML report, rendered from the ARD (``meta``: study, replicates, seed, trials per second)."""
-    from great_tables import GT
-
     title = f"{meta['study']}: design operating characteristics"
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}img{max-width:100%}"
@@ -127,7 +126,7 @@ def render_html(frame: pl.DataFrame, meta: dict[str, Any]) -> str:
                          "Power at w x alpha": f"{f('split_power')}" if r.get("split_power") is not None else "",
                          "Analytic at w x alpha": f("analytic_split_power"),
                          "Mean MH risk difference": f"{f('mean_rd')} ({f('mean_rd_mc_se')})"})
-        parts.append(GT(pl.DataFrame(rows)).tab_header("Power per hypothesis").as_raw_html())
+        parts.append(make_gt(pl.DataFrame(rows)).tab_header("Power per hypothesis").as_raw_html())
         s = _stat(frame, "DESIGN.success", sc).pivot(on="stat_name", index="variable", values="stat")
         c = _stat(frame, "DESIGN.claims", sc).pivot(on="stat_name", index="variable", values="stat")
         fw = _stat(frame, "DESIGN.fwer", sc).pivot(on="stat_name", index="variable", values="stat")
@@ -137,11 +136,11 @@ def render_html(frame: pl.DataFrame, meta: dict[str, Any]) -> str:
                  for r in c.iter_rows(named=True)]
         rows += [{"Quantity": "Any hypothesis rejected (FWER under a null scenario)",
                   "Probability": f"{r['p']:.4f} ({r['mc_se']:.4f})"} for r in fw.iter_rows(named=True)]
-        parts.append(GT(pl.DataFrame(rows)).tab_header("Probability of success").as_raw_html())
+        parts.append(make_gt(pl.DataFrame(rows)).tab_header("Probability of success").as_raw_html())
         rt = _stat(frame, "DESIGN.rates", sc).filter(pl.col("stat_name") == "rate")
         rt = rt.with_columns((pl.col("stat") * 100).round(1).cast(pl.Utf8).alias("pct"))
         wide = rt.pivot(on="group2_level", index="variable", values="pct").rename({"variable": "Endpoint"})
-        parts.append(GT(wide).tab_header("Expected responder rates %").as_raw_html())
+        parts.append(make_gt(wide).tab_header("Expected responder rates %").as_raw_html())
         png = base64.b64encode(curve_figure(frame, sc)).decode()
         parts.append(f"<img alt='power curve {html.escape(sc)}' src='data:image/png;base64,{png}'>")
     parts.append("</body></html>")

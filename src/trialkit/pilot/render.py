@@ -20,6 +20,7 @@ import polars as pl  # noqa: E402
 from trialkit.ard import N_GROUPS  # noqa: E402
 from trialkit.pilot.tables import ARMS, CIBIC, CIBIC_WEEKS, DEMOG, HIGH, LOW, PLACEBO, TOTAL  # noqa: E402
 from trialkit.report.formats import fmt_value  # noqa: E402
+from trialkit.report.gt import make_gt
 
 PROTOCOL = "CDISCPILOT01"
 COLORS = {PLACEBO: "#1b6ca8", LOW: "#55a868", HIGH: "#c44e52"}
@@ -206,11 +207,9 @@ def _file_stem(table_id: str) -> str:
 
 
 def to_html(d: Display) -> str:
-    from great_tables import GT
-
     # keep the label indentation (HTML collapses leading spaces)
     df = d.frame().with_columns(pl.all().str.replace(r"^  ", "\u00a0\u00a0\u00a0\u00a0")).to_pandas()
-    gt = GT(df).cols_label(**{f"c{i}": c for i, c in enumerate(d.columns)}).tab_header(
+    gt = make_gt(df).cols_label(**{f"c{i}": c for i, c in enumerate(d.columns)}).tab_header(
         title=f"Table {d.table_id}", subtitle=f"{d.title} (Population: {d.population})")
     for note in d.footnotes:
         gt = gt.tab_source_note(note)

@@ -7,9 +7,9 @@ import html
 from typing import Any
 
 import polars as pl
-from great_tables import GT
 
 from trialkit.report.formats import fmt_pct, fmt_pvalue
+from trialkit.report.gt import make_gt
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;color:#222}
@@ -68,7 +68,7 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
              + ", ".join(f"{html.escape(a['label'])}: {a['n']}" for a in topline["arms"])
              + f"); seed {topline['seed']}. Intercurrent events: rescue and discontinuation = non-responder, "
              "missing = non-responder (composite strategy).</p>"]
-    gt = (GT(topline_frame(topline).to_pandas(), groupname_col="Endpoint")
+    gt = (make_gt(topline_frame(topline).to_pandas(), groupname_col="Endpoint")
           .tab_header(title="Week-24 responder endpoints: simulated vs published",
                       subtitle="Mantel-Haenszel risk difference (Sato variance) and CMH test stratified by the "
                                "randomization strata"))
@@ -87,7 +87,7 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
                               else f"{t:g}"})
     if sens_rows:
         parts += ["<h2>Sensitivity analyses of the co-primary endpoints</h2>",
-                  GT(pl.DataFrame(sens_rows).to_pandas()).tab_header(
+                  make_gt(pl.DataFrame(sens_rows).to_pandas()).tab_header(
                       title="Multiple imputation under MAR and tipping point",
                       subtitle="Underlying score imputed by MMRM (100 imputations), dichotomized; MH risk difference "
                                "pooled by Rubin's rules").as_raw_html()]
@@ -100,13 +100,13 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
                             "LS mean (SE)": f"{r['lsmean']:.1f} ({r['se']:.2f})",
                             "Difference vs placebo (95% CI)": diff, "p": fmt_pvalue(r["p_value"])})
     if mm_rows:
-        parts += ["<h2>MMRM</h2>", GT(pl.DataFrame(mm_rows).to_pandas()).tab_header(
+        parts += ["<h2>MMRM</h2>", make_gt(pl.DataFrame(mm_rows).to_pandas()).tab_header(
             title="Percent change from baseline in EASI at week 24: MMRM",
             subtitle="Unstructured covariance, REML, Kenward-Roger df; data after rescue set missing").as_raw_html()]
     cont = _continuous_frame(topline)
     if cont is not None:
         parts += ["<h2>Continuous endpoints</h2>",
-                  GT(cont.to_pandas(), groupname_col="Endpoint").as_raw_html()]
+                  make_gt(cont.to_pandas(), groupname_col="Endpoint").as_raw_html()]
     mult = topline.get("multiplicity")
     if mult:
         mf = pl.DataFrame([{"Hypothesis": h["id"], "Initial weight": f"{h['weight']:.3f}",
@@ -114,7 +114,7 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
                             "Rejected": "yes" if h["rejected"] else "no"} for h in mult["hypotheses"]])
         claims = ", ".join(f"{html.escape(k)}: {'met' if v else 'not met'}" for k, v in mult["claims"].items())
         parts += ["<h2>Multiplicity-adjusted conclusions</h2>",
-                  GT(mf.to_pandas()).tab_header(
+                  make_gt(mf.to_pandas()).tab_header(
                       title=f"Graphical procedure ({mult['method']}), overall alpha {mult['alpha']:g} (two-sided)"
                   ).as_raw_html(), f"<p>Claims: {claims}</p>"]
     for name, png in figures.items():
@@ -124,7 +124,7 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
         parts.append("<h2>Safety</h2>")
         for title, frame in tables.items():
             if frame.height:
-                parts.append(GT(frame.to_pandas()).tab_header(title=title).as_raw_html())
+                parts.append(make_gt(frame.to_pandas()).tab_header(title=title).as_raw_html())
     parts += extra_sections or []
     parts += ["<h2>Methods</h2><p class='note'>Rates: Wilson 95% CI. Differences: Mantel-Haenszel weighted risk "
               "difference with Sato's variance (Sato 1989; SAS PROC FREQ COMMONRISKDIFF). p: Cochran-Mantel-Haenszel "
