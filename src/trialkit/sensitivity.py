@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -57,14 +59,19 @@ def _long(adeff: pl.DataFrame, adsl: pl.DataFrame, study: Study, score: str, val
         "USUBJID", "AVISITN")
 
 
-def analyse_mmrm(adeff: pl.DataFrame, adsl: pl.DataFrame, study: Study, ep: Endpoint, ard: ARD) -> None:
-    """MMRM of the continuous endpoint (percent change from baseline) with LS means at its visit."""
-    d = _long(adeff, adsl, study, ep.score, "PCHG").filter(pl.col("Y").is_not_null())
+def fit_mmrm(d: pl.DataFrame, study: Study, df: str = "kenward-roger") -> Any:
+    """The IGNITE MMRM on long data with columns USUBJID, TRT01P, AVISIT, BASE, the strata and Y."""
     levels = {TRT: [study.placebo.label] + [a.label for a in study.active_arms],
               "AVISIT": [v.name for v in study.visits[1:]]}
     fixed = [TRT, "AVISIT", f"{TRT}:AVISIT", "BASE", "BASE:AVISIT", *_covariates(study)]
-    res = stats.mmrm(d, response="Y", fixed=fixed, visit="AVISIT", subject="USUBJID", covariance="us",
-                     method="reml", df="kenward-roger", levels=levels)
+    return stats.mmrm(d, response="Y", fixed=fixed, visit="AVISIT", subject="USUBJID", covariance="us",
+                      method="reml", df=df, levels=levels)
+
+
+def analyse_mmrm(adeff: pl.DataFrame, adsl: pl.DataFrame, study: Study, ep: Endpoint, ard: ARD) -> None:
+    """MMRM of the continuous endpoint (percent change from baseline) with LS means at its visit."""
+    d = _long(adeff, adsl, study, ep.score, "PCHG").filter(pl.col("Y").is_not_null())
+    res = fit_mmrm(d, study)
     visit = next(v.name for v in study.visits if v.week == ep.visit_week)
     ls = res.lsmeans(TRT, by="AVISIT")
     fm = {"estimate": "{:.1f}", "se": "{:.2f}", "df": "{:.1f}", "ci_low": "{:.1f}", "ci_high": "{:.1f}",

@@ -20,3 +20,11 @@ wk24 = adeff.filter(pl.col("PARAMCD").is_in(["EASI75", "VIGA01", "RIGA01"]) & (p
 wide = wk24.pivot(on="PARAMCD", index=["USUBJID", "TRT01P", "BLIGA", "REGION", "PRIORBIO"], values="AVAL")
 wide.sort("USUBJID").write_csv(HERE / "trial_seed2024.csv")
 print(wide.height, "subjects written")
+
+# MMRM input (percent change in EASI, observed while not rescued) for mmrm_reference.R
+from trialkit.sensitivity import _long  # noqa: E402
+
+mm = _long(adeff, adsl, study, "EASI", "PCHG").filter(pl.col("Y").is_not_null())
+mm.select("USUBJID", "TRT01P", "AVISIT", "AVISITN", "BASE", "REGION", "PRIORBIO", "Y").write_csv(
+    HERE / "mmrm_seed2024.csv")
+print(mm.height, "MMRM records written")

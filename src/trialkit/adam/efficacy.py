@@ -198,10 +198,10 @@ def _responder_param(scores_ds: pl.DataFrame, adsl: pl.DataFrame, study: Study, 
         "USUBJID", "AVISITN", pl.col("AVAL").alias("SCORE"), pl.col("BASE"), "ADT", "ADY")
     g = grid.join(obs, on=["USUBJID", "AVISITN"], how="left")
     met = criterion(ep, g["SCORE"].to_numpy().astype(float), g["BASE"].to_numpy().astype(float))
-    missing = g["SCORE"].is_null().to_numpy()
     target = pl.col("TRTSDT") + pl.duration(days=(pl.col("AVISITN") * 7).cast(pl.Int64))
     g = g.with_columns(
-        pl.Series("CRIT1FL", np.where(missing, None, np.where(met, "Y", "N")), dtype=pl.Utf8),
+        pl.when(pl.col("SCORE").is_null()).then(None)
+        .otherwise(pl.Series(np.where(met, "Y", "N"))).cast(pl.Utf8).alias("CRIT1FL"),
         (pl.col("RESCDT").is_not_null() & (pl.col("RESCDT") <= pl.coalesce("ADT", target))).alias("_resc"),
         (pl.col("SCORE").is_null() & (pl.col("EOSSTT") == "DISCONTINUED")
          & (pl.col("EOSDT") <= pl.coalesce("ADT", target))).alias("_disc"),
