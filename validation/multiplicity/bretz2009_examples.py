@@ -16,6 +16,8 @@ Sources
   p-values were not available offline; where an example re-creates a situation the paper describes (Figure 2 vs
   Figure 12: "H1, H3, H4 rejected, H2 not, because p2 = 0.04 > alpha/2"), the p-values are constructed to match
   that description and say so.
+- Published outputs of independent implementations (gMCP, gMCPLite, lrstat, graphicalMCP) with their sources:
+  published_examples.py / published_examples.json (tests/multiplicity/test_published_examples.py).
 """
 
 from __future__ import annotations
