@@ -25,9 +25,11 @@ class ArrayBackend:
     xp: Any
 
     def rng(self, seed: np.random.SeedSequence) -> Any:
-        """A generator for one chunk: numpy's PCG64DXSM, or cupy's default generator seeded from the same sequence."""
+        """A generator for one chunk: numpy's SFC64 (the fastest of numpy's generators for float32 normals, which
+        dominate the design simulation; it passes TestU01 BigCrush and PractRand), or cupy's default generator
+        seeded from the same sequence."""
         if self.xp is np:
-            return np.random.Generator(np.random.PCG64DXSM(seed))
+            return np.random.Generator(np.random.SFC64(seed))
         return self.xp.random.default_rng(int(seed.generate_state(1, np.uint64)[0]))
 
     def to_host(self, a: Any) -> np.ndarray:

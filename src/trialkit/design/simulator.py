@@ -1,11 +1,12 @@
 """The vectorized replicate simulator: R trials of n patients as one patient axis through the one-trial model.
 
 Per chunk of replicates: strata and per-replicate permuted-block randomization
-(:mod:`trialkit.design.randomization`), then :func:`trialkit.simulate.prepare_lean` and
-:func:`trialkit.simulate.evolve` (the same model code as ``trialkit run``; only the baseline and endpoint visits
-are recorded, in float32), then each endpoint's responder status by :func:`trialkit.calibrate.composite_responders`,
-exactly as the ADaM derivation gives. The result is compact per-patient outcomes (arm, analysis stratum,
-responder flags), which :mod:`trialkit.design.analysis` turns into stratified 2x2xK counts.
+(:mod:`trialkit.design.randomization`), then each endpoint's composite responder status from
+:func:`trialkit.design.model.simulate_responders`: the model of :func:`trialkit.simulate.prepare_lean` and
+:func:`trialkit.simulate.evolve` with the derivation of :func:`trialkit.calibrate.composite_responders`, fused
+(identical numbers on common random numbers; only the endpoint visits are scored, and only for patients whose
+score can count). The result is compact per-patient outcomes (arm, analysis stratum, responder flags), which
+:mod:`trialkit.design.analysis` turns into stratified 2x2xK counts.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trialkit.calibrate import composite_responders
 from trialkit.design.backend import ArrayBackend
+from trialkit.design.model import BLOCK, simulate_responders
 from trialkit.design.randomization import cell_index, draw_strata, permuted_blocks
 from trialkit.errors import TrialkitError
-from trialkit.simulate import Cohort, evolve, prepare_lean
+from trialkit.simulate import _stratum_col
 from trialkit.study import Endpoint, Study
 
 #: Scores the lean simulator records (NRS needs the daily diary, which the design does not simulate).
@@ -83,26 +84,19 @@ def simulate_outcomes(study: Study, n: int, replicates: int, seed: np.random.See
     cell = cell_index(strata.reshape(r, n, -1), n_levels, xp)
     arms = permuted_blocks(cell, int(np.prod(n_levels)) if n_levels else 1,
                            [a.allocation for a in study.arms], study.randomization.block_multiple, rng, xp)
-    record_weeks = [0] + sorted({e.visit_week for e in eps})
-    prep = prepare_lean(study, strata, arms.ravel().astype(np.int64), rng, record_weeks, dtype=dtype)
-    cohort = evolve(study, prep)
-    if backend.xp is not np:  # the scoring and response rules are numpy code: bring the recorded visits over
-        cohort = _cohort_to_host(cohort, backend)
-    resp = np.empty((len(eps), r, n), dtype=bool)
-    for i, ep in enumerate(eps):
-        k = record_weeks.index(ep.visit_week)
-        resp[i] = composite_responders(study, cohort, ep)[:, k].reshape(r, n)
+    # baseline vIGA-AD and prior biologic use as in trialkit.simulate._finish_prepare
+    iga_col, iga_levels = _stratum_col(study, "BLIGA", strata)
+    iga0 = (xp.asarray(np.array([int(x) for x in iga_levels]))[iga_col] if iga_col is not None
+            else xp.where(rng.random(r * n, dtype=dtype) < 0.5, 3, 4)).astype(np.int64)
+    pb_col, pb_levels = _stratum_col(study, "PRIORBIO", strata)
+    prior_bio = (xp.asarray(np.array([lv.upper() in ("Y", "YES") for lv in pb_levels]))[pb_col]
+                 if pb_col is not None else xp.zeros(r * n, dtype=bool))
+    # CPU: cache-sized blocks; GPU: the whole chunk at once (few, large kernels)
+    block = BLOCK if xp is np else r * n
+    resp = simulate_responders(study, eps, strata, arms.ravel(), iga0, prior_bio, rng, xp, dtype, block)
     ids = [s.id for s in study.strata]
     cols = [ids.index(s) for s in study.analysis.stratify_by]
     a_levels = analysis_levels(study)
     stratum = (cell_index(strata[:, cols], a_levels, xp) if cols else xp.zeros(r * n, dtype=np.int16))
-    return Outcomes(arm=backend.to_host(arms), stratum=backend.to_host(stratum).reshape(r, n), resp=resp)
-
-
-def _cohort_to_host(c: Cohort, backend: ArrayBackend) -> Cohort:
-    h = backend.to_host
-    return Cohort(weeks=h(c.weeks), arm=h(c.arm), strata=h(c.strata), block=None, enroll_day=None, age=h(c.age),
-                  sex=None, race=None, country=None, site=None, visit_day=h(c.visit_day), observed=h(c.observed),
-                  rescue_visit=h(c.rescue_visit), rescue_day=h(c.rescue_day), drop_visit=h(c.drop_visit),
-                  drop_day=None, drop_reason=None, signs=h(c.signs), area_pct=h(c.area_pct), viga=h(c.viga),
-                  riga=h(c.riga), nrs=None, easi_latent=h(c.easi_latent))
+    return Outcomes(arm=backend.to_host(arms), stratum=backend.to_host(stratum).reshape(r, n),
+                    resp=resp.reshape(len(eps), r, n))
