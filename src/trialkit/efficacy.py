@@ -16,6 +16,7 @@ import polars as pl
 from trialkit import stats
 from trialkit.ard import ARD, lookup
 from trialkit.errors import TrialkitError
+from trialkit.sensitivity import analyse_mi, analyse_mmrm
 from trialkit.study import Endpoint, Study
 
 TRT = "TRT01P"
@@ -117,7 +118,6 @@ def analyse_multiplicity(study: Study, ard: ARD) -> None:
 def analyse_study(adsl: pl.DataFrame, adeff: pl.DataFrame, study: Study, *, sensitivity: bool = True) -> ARD:
     """All efficacy analyses of the study file, as an ARD (``sensitivity``: also the MMRM of the continuous
     endpoint and the multiple-imputation and tipping-point analyses of the co-primary endpoints)."""
-    from trialkit.sensitivity import analyse_mi, analyse_mmrm
 
     ard = ARD()
     itt = adsl.filter(pl.col("ITTFL") == "Y")

@@ -27,11 +27,10 @@ Model (parameters in the study file's ``[model]`` table; ``t`` in weeks, ``a`` t
 All random draws are made up front (:class:`Noise`), independent of the model parameters, so that the calibration
 sees common random numbers.
 
-The design simulator (:mod:`trialkit.design`) runs this same model on many trials at once, as one long patient
-axis: :func:`prepare_lean` takes strata and arms randomized per replicate and draws only what the endpoints need
-(recorded components and IGA scores at the baseline and endpoint visits; no NRS, demographics or dates), and
-:func:`evolve` then records only those visits. Trajectories, intercurrent events and recorded scores go through the
-same functions as a single trial.
+The design simulator (:mod:`trialkit.design`) runs this same model on many trials at once with a fused version
+(:mod:`trialkit.design.model`) that computes only the endpoint visits. :func:`prepare_lean` + :func:`evolve` (many
+patients, only the recorded visits the endpoints need) are the reference that fused model is tested against,
+bit for bit on common random numbers (tests/design/test_model.py).
 """
 
 from __future__ import annotations
