@@ -1,4 +1,4 @@
-"""Chunked execution of design simulations: seeds, backends (numpy, dask, cupy), checkpoints, progress.
+"""Chunked execution of design simulations: seeds, backends (numpy, numba, dask, cupy), checkpoints, progress.
 
 Replicates are split into chunks of ``chunk_size`` trials; chunk ``i`` draws from
 ``SeedSequence(seed, spawn_key=(i,))`` (what ``SeedSequence(seed).spawn(...)[i]`` gives), so a chunk's numbers
@@ -26,7 +26,13 @@ import numpy as np
 from trialkit import _files
 from trialkit.design.analysis import Layout, add, analyse_grid, layout
 from trialkit.design.backend import array_backend
-from trialkit.design.simulator import Outcomes, analysis_levels, design_endpoints, simulate_outcomes
+from trialkit.design.simulator import (
+    Outcomes,
+    analysis_levels,
+    design_endpoints,
+    simulate_outcomes,
+    simulate_outcomes_numba,
+)
 from trialkit.errors import TrialkitError
 from trialkit.study import Study
 
@@ -59,14 +65,15 @@ def run_chunk(study: Study, n_sim: int, ns: list[int], replicates: int, seed: in
               ) -> dict[str, np.ndarray]:
     """Simulate one chunk of ``replicates`` trials of ``n_sim`` patients and analyse the first ``n`` of each trial
     for every ``n`` in ``ns``. A top-level function, so dask can ship it to workers."""
-    be = array_backend(backend, xp)
     eps = design_endpoints(study)
     if cache is not None and index in cache:
         out = cache[index]
+    elif backend == "numba":
+        out = simulate_outcomes_numba(study, n_sim, replicates, chunk_seed(seed, index), eps)
     else:
-        out = simulate_outcomes(study, n_sim, replicates, chunk_seed(seed, index), be, eps)
-        if cache is not None:
-            cache[index] = out
+        out = simulate_outcomes(study, n_sim, replicates, chunk_seed(seed, index), array_backend(backend, xp), eps)
+    if cache is not None:
+        cache[index] = out
     lay = layout(study, eps, int(np.prod(analysis_levels(study))))
     return analyse_grid(out, lay, ns)
 
@@ -116,14 +123,15 @@ def run(study: Study, *, n_sim: int, ns: list[int], replicates: int, seed: int =
     """Run all chunks and add up their results (in chunk order).
 
     ``backend``: ``numpy`` (threads in this process; ``workers`` defaults to the CPU count, at most 4), ``dask`` (a
-    ``dask.distributed`` cluster: ``scheduler`` address, else a LocalCluster with 2 worker processes) or ``cupy``.
+    ``dask.distributed`` cluster: ``scheduler`` address, else a LocalCluster with 2 worker processes), ``cupy`` or
+    ``numba`` (the compiled kernel of :mod:`trialkit.design.fast`, threads like numpy; same model, other streams).
     ``progress(done, total)`` is called after each chunk; ``on_chunk(index)`` after each chunk is saved.
     """
     if max(ns) > n_sim:
         raise ValueError("sample sizes must not exceed the simulated trial size")
     chunk_size = chunk_size or default_chunk_size(n_sim)
     plan = chunk_plan(replicates, chunk_size)
-    array_name = "cupy" if backend == "cupy" else "numpy"
+    array_name = backend if backend in ("cupy", "numba") else "numpy"
     ck = _checkpoint_dir(checkpoint, study, tag, n_sim, ns, seed, chunk_size, array_name) if checkpoint else None
     results: dict[int, dict[str, np.ndarray]] = {}
     resumed = []
@@ -164,15 +172,24 @@ def _execute(study: Study, n_sim: int, ns: list[int], todo: list[tuple[int, int]
     if backend == "dask":
         yield from _execute_dask(study, n_sim, ns, todo, seed, scheduler)
         return
-    if backend not in ("numpy", "cupy"):
-        raise TrialkitError(f"unknown backend {backend!r}", variable="--backend", fix="use numpy, dask or cupy")
-    array_backend(backend, xp)  # fail early when cupy is missing
+    if backend not in ("numpy", "cupy", "numba"):
+        raise TrialkitError(f"unknown backend {backend!r}", variable="--backend",
+                            fix="use numpy, numba, dask or cupy")
+    if backend == "numba":
+        from trialkit.design.fast import numba_available
+
+        if not numba_available():
+            raise TrialkitError("the numba backend needs numba, which does not import", variable="--backend",
+                                fix='pip install "numba>=0.68.1", or use the numpy backend')
+    else:
+        array_backend(backend, xp)  # fail early when cupy is missing
     n_workers = 1 if backend == "cupy" else (workers or min(os.cpu_count() or 1, MAX_THREADS))
     if n_workers == 1:
         for i, r in todo:
             yield i, run_chunk(study, n_sim, ns, r, seed, i, backend, xp, cache)
         return
-    # numpy releases the GIL in random draws and array arithmetic: threads share the cores
+    # numpy releases the GIL in random draws and array arithmetic, the numba kernel throughout: threads share
+    # the cores
     with ThreadPoolExecutor(n_workers) as pool:
         futures = {pool.submit(run_chunk, study, n_sim, ns, r, seed, i, backend, xp, cache): i for i, r in todo}
         try:

@@ -100,3 +100,20 @@ def simulate_outcomes(study: Study, n: int, replicates: int, seed: np.random.See
     stratum = (cell_index(strata[:, cols], a_levels, xp) if cols else xp.zeros(r * n, dtype=np.int16))
     return Outcomes(arm=backend.to_host(arms), stratum=backend.to_host(stratum).reshape(r, n),
                     resp=resp.reshape(len(eps), r, n))
+
+
+def simulate_outcomes_numba(study: Study, n: int, replicates: int, seed: np.random.SeedSequence,
+                            endpoints: list[Endpoint] | None = None, parallel: bool = False) -> Outcomes:
+    """:func:`simulate_outcomes` with the compiled kernel of :mod:`trialkit.design.fast` (numba): the same model
+    and randomization, equal in distribution (not bit for bit) to the numpy path; reproducible per seed and
+    replicate position, whatever the threads."""
+    from trialkit.design.fast import simulate_chunk
+
+    eps = design_endpoints(study) if endpoints is None else endpoints
+    r = int(replicates)
+    arms, strata, resp = simulate_chunk(study, eps, n, r, seed, parallel)
+    ids = [s.id for s in study.strata]
+    cols = [ids.index(s) for s in study.analysis.stratify_by]
+    stratum = (cell_index(strata[:, cols], analysis_levels(study)) if cols else np.zeros(r * n, dtype=np.int16))
+    return Outcomes(arm=arms, stratum=stratum.reshape(r, n), resp=resp.reshape(len(eps), r, n))
+

@@ -1,0 +1,191 @@
+"""A compiled (numba) kernel of the design simulator: the model of :mod:`trialkit.design.model`, patient by patient.
+
+The same formulas and distributions as the fused numpy model (and hence as :func:`trialkit.simulate.prepare_lean`
++ :func:`trialkit.simulate.evolve` + :func:`trialkit.calibrate.composite_responders`), including strata drawn from
+their prevalences and stratified permuted blocks per replicate (:mod:`trialkit.design.randomization`). What differs
+is how the randomness is produced and a few exact rewrites, so the results are equal in distribution, not bit for
+bit (``tests/design/test_fast.py`` compares the two statistically):
+
+* one xoroshiro128++ stream per replicate trial (Blackman & Vigna 2021), seeded from the chunk's
+  :class:`numpy.random.SeedSequence`; normals by the 256-layer ziggurat of Marsaglia & Tsang (2000) with numpy's
+  tables and tail rule, mostly two per 64-bit output at numpy's float32 resolution (23-bit magnitudes, as the
+  float32 noise of the numpy model); bounded integers by Lemire's multiply-shift (bias < 2**-32 per draw);
+* the truncated log-normal baseline EASI by rejection of the normal outside the eligible range (instead of the
+  inverse CDF of a uniform), with ``u = (Phi(z) - Phi(lo)) / (Phi(hi) - Phi(lo))`` recovered for the latent vIGA-AD;
+* rounded sign and area scores as threshold counts on the log scale: ``rint(c * exp(x)) >= m`` exactly when
+  ``log(c) + x >= log(m - 1/2)`` (ties have probability zero), so a visit needs one logarithm and no exponentials;
+* a patient's simulation stops at discontinuation, or at rescue when rescue makes every later endpoint visit a
+  non-response (no visit-day jitter): nothing drawn after that could change the outcome.
+
+Arithmetic is in float64 (the numpy model computes in float32), compiled with floating-point licences that allow
+reassociation and fused multiply-add; this moves rounding boundaries by about 1e-7 relative, far below Monte Carlo
+error, and results are reproducible on a given machine. The kernel releases the GIL (the engine runs chunks in
+threads as for numpy); :func:`simulate_chunk` with ``parallel=True`` instead spreads one chunk's replicates over the
+cores (``numba.prange``); both give identical numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from trialkit.scores import WEIGHTS_ADULT
+from trialkit.simulate import _SIGN_WEIGHTS, _arm_vectors
+from trialkit.study import Endpoint, Study
+
+_SCORES = {"EASI": 0, "VIGA": 1, "RIGA": 2}
+_KINDS = {"pct_reduction": 0, "score_response": 1, "reduction": 2}
+
+
+def numba_available() -> bool:
+    """Whether numba imports."""
+    try:
+        import numba  # noqa: F401
+    except Exception:  # noqa: BLE001 - any import failure means "no numba"
+        return False
+    return True
+
+
+def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ki (uint64), wi, fi of the 256-layer normal ziggurat for 52-bit mantissas (numpy's construction)."""
+    m1 = 2.0**52
+    dn = 3.6541528853610088
+    tn = dn
+    vn = 0.00492867323399
+    ki = np.zeros(256, dtype=np.uint64)
+    wi = np.zeros(256)
+    fi = np.zeros(256)
+    q = vn / math.exp(-0.5 * dn * dn)
+    ki[0] = np.uint64((dn / q) * m1)
+    ki[1] = 0
+    wi[0] = q / m1
+    wi[255] = dn / m1
+    fi[0] = 1.0
+    fi[255] = math.exp(-0.5 * dn * dn)
+    for i in range(254, 0, -1):
+        dn = math.sqrt(-2.0 * math.log(vn / dn + math.exp(-0.5 * dn * dn)))
+        ki[i + 1] = np.uint64((dn / tn) * m1)
+        tn = dn
+        fi[i] = math.exp(-0.5 * dn * dn)
+        wi[i] = dn / m1
+    return ki, wi, fi
+
+
+ZIG_R = 3.6541528853610088
+KI, WI, FI = _ziggurat_tables()
+#: log(m - 1/2), m = 1..6: ``rint(v) >= m`` iff ``log(v) >= LOG_HALF_STEPS[m - 1]``.
+LOG_HALF_STEPS = np.log(np.arange(1, 7) - 0.5)
+LOG_SIGN_W = np.log(_SIGN_WEIGHTS)
+W_REGION = np.asarray(WEIGHTS_ADULT, dtype=float)
+
+
+def study_arrays(study: Study, endpoints: list[Endpoint]) -> dict[str, Any]:
+    """Everything the kernel needs from a study, as plain arrays and numbers."""
+    m = study.model
+    weeks = np.array(study.visit_weeks, dtype=np.int64)
+    v = weeks.size
+    t = weeks.astype(float)
+    av = _arm_vectors(study)
+    rescue_at = np.array([k >= 1 and weeks[k] >= m.rescue_from_week and k < v - 1 for k in range(v)])
+    jit = m.visit_day_jitter
+    jitter = jit if jit and 7 * int(np.diff(weeks).min()) <= 2 * jit else 0
+    f_n = len(study.strata)
+    lmax = max([len(s.levels) for s in study.strata] or [1])
+    cdf = np.ones((max(f_n, 1), lmax))
+    n_lev = np.ones(max(f_n, 1), dtype=np.int64)
+    for j, s in enumerate(study.strata):
+        p = np.asarray(s.prevalence, dtype=float)
+        cdf[j, : len(p)] = np.cumsum(p / p.sum())
+        cdf[j, len(p) - 1] = 1.0
+        n_lev[j] = len(p)
+    ids = [s.id for s in study.strata]
+    iga_fac, iga_map = -1, np.zeros(lmax, dtype=np.int64)
+    if "BLIGA" in ids:
+        iga_fac = ids.index("BLIGA")
+        for i, lv in enumerate(study.strata[iga_fac].levels):
+            iga_map[i] = int(lv)
+    pb_fac, pb_map = -1, np.zeros(lmax, dtype=np.bool_)
+    if "PRIORBIO" in ids:
+        pb_fac = ids.index("PRIORBIO")
+        for i, lv in enumerate(study.strata[pb_fac].levels):
+            pb_map[i] = lv.upper() in ("Y", "YES")
+    med = np.array([m.baseline_easi_median.get(str(g), m.baseline_easi_median.get("4", 30.0)) for g in range(5)])
+    mu = np.log(med)
+    sd = m.baseline_easi_log_sd
+    zlo = (np.log(max(m.eligibility_min_easi, 1e-9)) - mu) / sd
+    zhi = (np.log(72.0) - mu) / sd
+    from scipy import special
+
+    base = np.repeat(np.arange(len(study.arms), dtype=np.int8),
+                     np.asarray([a.allocation for a in study.arms]) * study.randomization.block_multiple)
+    e_visit = np.array([study.visit_weeks.index(e.visit_week) for e in endpoints], dtype=np.int64)
+    if e_visit.min() == 0:
+        raise ValueError("endpoints at the baseline visit cannot be derived")
+    e_score = np.array([_SCORES[e.score] for e in endpoints], dtype=np.int64)
+    e_kind = np.array([_KINDS[e.rule.kind] for e in endpoints], dtype=np.int64)
+    e_a = np.array([getattr(e.rule, "threshold", getattr(e.rule, "max_score", 0.0)) for e in endpoints], float)
+    e_b = np.array([getattr(e.rule, "min_reduction", getattr(e.rule, "min_baseline", 0.0)) for e in endpoints],
+                   float)
+    sc = np.array([m.prior_biologic_effect, m.placebo_effect, m.patient_sd, m.visit_sd,
+                   m.dropout_worsening_multiplier, math.log(m.rescue_if_easi_ratio_above), m.rescue_prob_per_visit,
+                   m.rescue_effect, m.iga_per_log_easi, m.iga_visit_sd, m.riga_visit_sd, m.eligibility_min_easi, sd,
+                   float(study.intercurrent_events.rescue == "non-responder")])
+    return dict(
+        weeks=weeks, g=1.0 - np.exp(-t / m.placebo_onset_weeks), f=1.0 - np.exp(-t / m.drug_onset_weeks),
+        drug=av["drug_effect"], iga_eff=av["iga_effect"], riga_str=av["riga_strictness"], dropout=av["dropout"],
+        rescue_at=rescue_at, jitter=int(jitter), cdf=cdf, n_lev=n_lev, n_fac=f_n, iga_fac=iga_fac,
+        iga_map=iga_map, pb_fac=pb_fac, pb_map=pb_map, mu=mu, zlo=zlo, zhi=zhi, plo=special.ndtr(zlo),
+        phi=special.ndtr(zhi), base=base, e_visit=e_visit, e_score=e_score, e_kind=e_kind, e_a=e_a, e_b=e_b,
+        sc=sc,
+    )
+
+
+_ORDER = ("weeks", "g", "f", "drug", "iga_eff", "riga_str", "dropout", "rescue_at", "jitter", "cdf", "n_lev",
+          "n_fac", "iga_fac", "iga_map", "pb_fac", "pb_map", "mu", "zlo", "zhi", "plo", "phi", "base", "e_visit",
+          "e_score", "e_kind", "e_a", "e_b", "sc")
+
+
+@lru_cache(maxsize=1)
+def _kernels() -> Any:
+    """The compiled kernels (imported on first use: numba compiles or loads them from its cache)."""
+    from trialkit.design import _kernel
+
+    return _kernel
+
+
+def _seeds(seed: np.random.SeedSequence, k: int) -> np.ndarray:
+    st = seed.generate_state(2 * k, np.uint64)
+    st[st == 0] = 1  # xoroshiro's state must not be all zero
+    return st
+
+
+def simulate_chunk(study: Study, endpoints: list[Endpoint], n: int, replicates: int,
+                   seed: np.random.SeedSequence, parallel: bool = False, arrays: dict[str, Any] | None = None,
+                   aux: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arms (R, n) int8, strata (R n, F) int8 and composite responder flags (E, R n) bool of ``replicates`` trials
+    of ``n`` patients; a replicate's numbers depend only on the seed and its position in the chunk.
+    ``parallel=True`` uses numba's thread pool: do not call it from several threads at once.
+
+    ``aux`` (R n, 3) float, if given, receives each patient's recorded baseline EASI, rescue visit and
+    discontinuation visit (-1: none; both followed only up to the last endpoint visit, and a discontinuation is
+    not looked for after a rescue that already makes the patient a non-responder)."""
+    kern = _kernels()
+    d = study_arrays(study, endpoints) if arrays is None else arrays
+    r = int(replicates)
+    arm = np.empty((r, n), dtype=np.int8)
+    strata = np.zeros((r * n, max(d["n_fac"], 1)), dtype=np.int8)
+    resp = np.zeros((len(endpoints), r * n), dtype=np.bool_)
+    aux = np.zeros((0, 3)) if aux is None else aux
+    run = kern.run_parallel if parallel else kern.run_serial
+    run(r, int(n), _seeds(seed, r), arm, strata, resp, aux, *(d[name] for name in _ORDER))
+    return arm, strata[:, : d["n_fac"]], resp
+
+
+def standard_normals(seed: int, size: int) -> np.ndarray:
+    """``size`` standard normals from the kernel's generator (xoroshiro128++ and ziggurat), for testing."""
+    out = np.empty(int(size))
+    _kernels().normals(_seeds(np.random.SeedSequence(seed), 1), out)
+    return out

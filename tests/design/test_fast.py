@@ -1,0 +1,188 @@
+"""The compiled (numba) design kernel against the fused numpy model: equal in distribution (its own random streams),
+reproducible per seed whatever the threads and chunking, and the engine's statistics on top of it."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+pytest.importorskip("numba")
+
+from trialkit.design import engine, fast, model  # noqa: E402
+from trialkit.design.backend import array_backend  # noqa: E402
+from trialkit.design.randomization import cell_index, draw_strata, permuted_blocks  # noqa: E402
+from trialkit.design.results import summarize  # noqa: E402
+from trialkit.design.run import scenario_study  # noqa: E402
+from trialkit.design.simulator import design_endpoints, simulate_outcomes, simulate_outcomes_numba  # noqa: E402
+from trialkit.simulate import _stratum_col  # noqa: E402
+from trialkit.study import load_study  # noqa: E402
+
+STUDY = load_study(Path(__file__).resolve().parents[2] / "studies" / "ignite.toml")
+N = STUDY.study.n_randomized
+REPS = 260  # 260 x 769 = 199,940 patients per side
+
+
+def test_kernel_normals_are_standard_normal():
+    z = fast.standard_normals(3, 400_000)
+    assert sps.kstest(z, "norm").pvalue > 1e-3
+    assert abs(z.mean()) < 4 / np.sqrt(z.size) and abs(z.var() - 1) < 4 * np.sqrt(2 / z.size)
+    tail = np.mean(np.abs(z) > 3.6541528853610088)  # the ziggurat's tail region
+    p = 2 * sps.norm.sf(3.6541528853610088)
+    assert abs(tail - p) < 5 * np.sqrt(p / z.size)
+
+
+def _numpy_side(s, seed):
+    """The fused numpy model's baseline, trajectory and intercurrent events for REPS trials (its own draws)."""
+    rng = np.random.Generator(np.random.SFC64(seed))
+    n = REPS * N
+    strata = draw_strata(s, n, rng)
+    lv = [len(f.levels) for f in s.strata]
+    arms = permuted_blocks(cell_index(strata.reshape(REPS, N, -1), lv), int(np.prod(lv)),
+                           [a.allocation for a in s.arms], s.randomization.block_multiple, rng).ravel()
+    col, levels = _stratum_col(s, "BLIGA", strata)
+    iga0 = np.array([int(x) for x in levels])[col].astype(np.int64)
+    pcol, plev = _stratum_col(s, "PRIORBIO", strata)
+    prior = np.array([x == "Y" for x in plev])[pcol]
+    p = model.params(s)
+    z = lambda *sh: rng.standard_normal(sh, dtype=np.float32)  # noqa: E731
+    comp = lambda k: [z(4, k), z(4, k), z(4, k), z(4, k), z(4, 4, k)]  # noqa: E731
+    _, rec0 = model.screen_baseline(s, iga0, rng.random(n), comp(n), lambda k: [rng.random(k), *comp(k)])
+    v = p.weeks.size
+    _, rescue, drop = model.trajectory(s, p, arms, prior, z(n), z(v - 1, n), rng.random((v - 1, n), dtype=np.float32),
+                                       rng.random((len(p.rescue_visits), n), dtype=np.float32))
+    return arms, rec0, rescue, drop
+
+
+@pytest.mark.parametrize("scenario", ["published", "rescue_heavy"])
+def test_kernel_matches_numpy_model_in_distribution(scenario):
+    s = scenario_study(STUDY, "published")
+    if scenario == "rescue_heavy":  # many rescues and dropouts
+        mdl = s.model.model_copy(update={"rescue_prob_per_visit": 0.6, "rescue_if_easi_ratio_above": 0.5,
+                                         "dropout_worsening_multiplier": 8.0})
+        s = s.model_copy(update={"model": mdl})
+    eps = design_endpoints(s)
+    a = simulate_outcomes(s, N, REPS, np.random.SeedSequence(21), array_backend(), eps)
+    b = simulate_outcomes_numba(s, N, REPS, np.random.SeedSequence(22), eps)
+    n_arms = len(s.arms)
+    # randomization: the same 3:2:2 shares (permuted blocks) and stratum prevalences
+    for x in (a, b):
+        share = np.bincount(x.arm.ravel(), minlength=n_arms) / x.arm.size
+        assert np.allclose(share, np.array([3, 2, 2]) / 7, atol=0.01)
+    pa = np.bincount(a.stratum.ravel(), minlength=24) / a.stratum.size
+    pb = np.bincount(b.stratum.ravel(), minlength=24) / b.stratum.size
+    assert np.all(np.abs(pa - pb) <= 4 * np.sqrt(2 * pa * (1 - pa) / a.stratum.size) + 1e-12)
+    # composite responder rates per endpoint and arm
+    checked = 0
+    for e in range(len(eps)):
+        for arm in range(n_arms):
+            xa = a.resp[e][a.arm == arm]
+            xb = b.resp[e][b.arm == arm]
+            p1, p2 = xa.mean(), xb.mean()
+            se = np.sqrt(p1 * (1 - p1) / xa.size + p2 * (1 - p2) / xb.size)
+            assert abs(p1 - p2) <= 4 * se, (eps[e].id, arm, p1, p2)
+            checked += p1 > 0.05
+    assert checked >= 6
+    # baseline recorded EASI, rescue and discontinuation (up to week 24)
+    arms_a, rec0_a, rescue_a, drop_a = _numpy_side(s, 23)
+    aux = np.zeros((REPS * N, 3))
+    arms_b, _, _ = fast.simulate_chunk(s, eps, N, REPS, np.random.SeedSequence(24), aux=aux)
+    arms_b = arms_b.ravel()
+    rec0_b, rescue_b, drop_b = aux[:, 0], aux[:, 1], aux[:, 2]
+    assert rec0_a.min() >= s.model.eligibility_min_easi and rec0_b.min() >= s.model.eligibility_min_easi
+    pooled_q = np.quantile(np.concatenate([rec0_a, rec0_b]), [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
+    for q in pooled_q:  # the two CDFs agree at the pooled quantiles
+        fa, fb = np.mean(rec0_a <= q), np.mean(rec0_b <= q)
+        assert abs(fa - fb) <= 4 * np.sqrt(fa * (1 - fa) / rec0_a.size + fb * (1 - fb) / rec0_b.size), (q, fa, fb)
+    for arm in range(n_arms):
+        ia, ib = arms_a == arm, arms_b == arm
+        for ev_a, ev_b, what in ((rescue_a[ia] >= 0, rescue_b[ib] >= 0, "rescue"),
+                                 ((drop_a[ia] >= 0) & (rescue_a[ia] < 0), (drop_b[ib] >= 0) & (rescue_b[ib] < 0),
+                                  "dropout before any rescue")):
+            p1, p2 = ev_a.mean(), ev_b.mean()
+            assert p1 > 0.01 and p2 > 0.01
+            se = np.sqrt(p1 * (1 - p1) / ev_a.size + p2 * (1 - p2) / ev_b.size)
+            assert abs(p1 - p2) <= 4 * se, (what, arm, p1, p2)
+        # rescue timing: the distribution over visits
+        ra = rescue_a[ia][rescue_a[ia] >= 0].astype(int)
+        ta = np.bincount(ra, minlength=8) / max(ra.size, 1)
+        rb = rescue_b[ib][rescue_b[ib] >= 0].astype(int)
+        tb = np.bincount(rb, minlength=8) / max(rb.size, 1)
+        assert np.abs(ta - tb).max() < 0.02
+
+
+def test_kernel_matches_numpy_model_other_visits_and_policy():
+    """Endpoints at two visits (week 16 and 24), rescue under the treatment policy, no vIGA-AD stratum."""
+    s = scenario_study(STUDY, "published")
+    ice = s.intercurrent_events.model_copy(update={"rescue": "treatment-policy"})
+    s = s.model_copy(update={"intercurrent_events": ice,
+                             "strata": [f for f in s.strata if f.id != "BLIGA"],
+                             "analysis": s.analysis.model_copy(update={"stratify_by": ["REGION", "PRIORBIO"]})})
+    base = design_endpoints(STUDY)
+    eps = [*base, *(e.model_copy(update={"id": e.id + "W16", "visit_week": 16}) for e in base)]
+    reps = 130
+    a = simulate_outcomes(s, N, reps, np.random.SeedSequence(31), array_backend(), eps)
+    b = simulate_outcomes_numba(s, N, reps, np.random.SeedSequence(32), eps)
+    for e in range(len(eps)):
+        for arm in range(len(s.arms)):
+            xa, xb = a.resp[e][a.arm == arm], b.resp[e][b.arm == arm]
+            p1, p2 = xa.mean(), xb.mean()
+            assert p1 > 0.03
+            se = np.sqrt(p1 * (1 - p1) / xa.size + p2 * (1 - p2) / xb.size)
+            assert abs(p1 - p2) <= 4 * se, (eps[e].id, arm, p1, p2)
+
+
+def test_kernel_reproducible_whatever_the_threads():
+    s = STUDY
+    eps = design_endpoints(s)
+    one = fast.simulate_chunk(s, eps, 150, 9, np.random.SeedSequence(5))
+    par = fast.simulate_chunk(s, eps, 150, 9, np.random.SeedSequence(5), parallel=True)
+    other = fast.simulate_chunk(s, eps, 150, 9, np.random.SeedSequence(6))
+    for x, y in zip(one, par, strict=True):
+        assert np.array_equal(x, y)
+    assert not np.array_equal(one[2], other[2])
+    kw = dict(n_sim=150, ns=[100, 150], replicates=24, seed=9, chunk_size=6, backend="numba")
+    a = engine.run(s, **kw)
+    b = engine.run(s, workers=1, **kw)
+    for k in a.totals:
+        assert np.array_equal(a.totals[k], b.totals[k]), k
+
+
+def test_numba_backend_checkpoint_resume(tmp_path):
+    kw = dict(n_sim=150, ns=[150], replicates=20, seed=7, chunk_size=5, workers=1, backend="numba")
+    full = engine.run(STUDY, **kw)
+    plain = engine.run(STUDY, **{**kw, "backend": "numpy"})
+    assert not np.array_equal(full.totals["pooled"], plain.totals["pooled"])  # its own streams
+
+    class Stop(Exception):
+        pass
+
+    def stop(i):
+        if i == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        engine.run(STUDY, checkpoint=tmp_path, on_chunk=stop, **kw)
+    resumed = engine.run(STUDY, checkpoint=tmp_path, **kw)
+    assert sorted(resumed.resumed_chunks) == [0, 1]
+    for k in full.totals:
+        assert np.array_equal(full.totals[k], resumed.totals[k]), k
+    engine.run(STUDY, checkpoint=tmp_path, **{**kw, "backend": "numpy"})
+    assert len({p.parent for p in tmp_path.rglob("chunk_*.npz")}) == 2  # numpy and numba chunks kept apart
+
+
+def test_numba_backend_power_and_type_one_error():
+    pub = summarize(engine.run(scenario_study(STUDY, "published"), n_sim=N, ns=[385], replicates=1600, seed=11,
+                               chunk_size=200, backend="numba"), 385)
+    r = pub["replicates"]
+    checked = 0
+    for h, an in pub["analytic_raw_power"].items():
+        if 0.05 < an < 0.995:
+            assert abs(pub["raw_power"][h] - an) <= 3.5 * np.sqrt(an * (1 - an) / r), (h, pub["raw_power"][h], an)
+            checked += 1
+    assert checked >= 2
+    null = summarize(engine.run(scenario_study(STUDY, "null"), n_sim=N, ns=[N], replicates=1600, seed=5,
+                                chunk_size=200, backend="numba"), N)
+    assert null["fwer"] <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / null["replicates"])
+    for h, p in null["raw_power"].items():
+        assert abs(p - 0.05) <= 3.5 * np.sqrt(0.05 * 0.95 / null["replicates"]), (h, p)
