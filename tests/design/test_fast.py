@@ -186,3 +186,25 @@ def test_numba_backend_power_and_type_one_error():
     assert null["fwer"] <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / null["replicates"])
     for h, p in null["raw_power"].items():
         assert abs(p - 0.05) <= 3.5 * np.sqrt(0.05 * 0.95 / null["replicates"]), (h, p)
+
+
+def test_analysis_sums_equal_direct_per_patient_sums():
+    """The chunk sums of responder rates and pooled tables equal those computed directly from per-patient flags."""
+    from trialkit.design.analysis import analyse, layout
+    from trialkit.design.simulator import analysis_levels
+
+    eps = design_endpoints(STUDY)
+    k = int(np.prod(analysis_levels(STUDY)))
+    out = simulate_outcomes_numba(STUDY, N, 7, np.random.SeedSequence(43), eps)
+    n = 300
+    got = analyse(out, layout(STUDY, eps, k), n)
+    arm, st, resp = out.arm[:, :n], out.stratum[:, :n], out.resp[:, :, :n]
+    for e in range(len(eps)):
+        for a in range(len(STUDY.arms)):
+            rates = [resp[e, r][arm[r] == a].mean() for r in range(7)]
+            assert np.isclose(got["rate_sum"][e, a], sum(rates), rtol=1e-12, atol=0)
+            assert np.isclose(got["rate_sq"][e, a], sum(x * x for x in rates), rtol=1e-12, atol=0)
+            for s in range(k):
+                cell = (arm == a) & (st == s)
+                assert got["pooled"][e, s, a, 0] == (resp[e] & cell).sum()
+                assert got["pooled"][e, s, a, 1] == (~resp[e] & cell).sum()

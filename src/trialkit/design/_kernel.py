@@ -23,6 +23,8 @@ STEPS = LOG_HALF_STEPS.copy()
 LSW = LOG_SIGN_W.copy()
 WR = W_REGION.copy()
 INV53 = 1.0 / 9007199254740992.0
+LOG6 = math.log(6.0)
+LOG72 = math.log(72.0)
 
 #: Floating-point licences without assumptions about NaN or infinity (results are reproducible on one machine).
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -142,13 +144,12 @@ def steps(x: float) -> int:
 
 
 @_inl
-def recorded(easi_lat: float, p0: float, p1: float, p2: float, p3: float, p4: float, p5: float, p6: float,
+def recorded(log_easi: float, p0: float, p1: float, p2: float, p3: float, p4: float, p5: float, p6: float,
              p7: float, s0: Any, s1: Any) -> Any:
-    """Recorded EASI of one patient at one visit; p0..p3 intensity and p4..p7 area regional pattern."""
-    q = min(max(easi_lat / 72.0, 0.0), 1.0)
-    if q <= 0.0:
-        return 0.0, s0, s1
-    l6s = math.log(6.0) + 0.5 * math.log(q)  # log(6 sqrt(q)): log of the half-point intensity and of the area
+    """Recorded EASI of one patient at one visit from the log of its latent EASI (the model's
+    ``q = min(EASI / 72, 1)`` on the log scale: no logarithm or exponential needed); p0..p3 intensity and p4..p7
+    area regional pattern."""
+    l6s = LOG6 + 0.5 * min(log_easi - LOG72, 0.0)  # log(6 sqrt(q)): log of the half-point intensity and of the area
     tot = 0.0
     for r in range(4):
         pi = p0 if r == 0 else (p1 if r == 1 else (p2 if r == 2 else p3))
@@ -232,19 +233,19 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
         filled[cell] += 1
         arm_out[r, p] = a
         # baseline: truncated log-normal latent EASI, screened on the recorded EASI
-        easi0 = u0 = rec0 = 0.0
+        le0 = u0 = rec0 = 0.0
         p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
         for _ in range(200):
             z, s0, s1 = normal(s0, s1)
             while z < zlo[iga0] or z > zhi[iga0]:
                 z, s0, s1 = normal(s0, s1)
-            easi0 = math.exp(mu[iga0] + lsd * z)
+            le0 = mu[iga0] + lsd * z  # log latent EASI (at most log 72: the truncation)
             u0 = (0.5 * math.erfc(-z * sqrt_half) - plo[iga0]) / (phi[iga0] - plo[iga0])
             p0, p1, s0, s1 = normal2(s0, s1)
             p2, p3, s0, s1 = normal2(s0, s1)
             p4, p5, s0, s1 = normal2(s0, s1)
             p6, p7, s0, s1 = normal2(s0, s1)
-            rec0, s0, s1 = recorded(easi0, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1)
+            rec0, s0, s1 = recorded(le0, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1)
             if rec0 >= min_easi:
                 break
         # trajectory, discontinuation and rescue up to the last endpoint visit
@@ -288,8 +289,7 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
             if not ok:
                 continue
             done_k = k
-            easi_lat = min(easi0 * math.exp(eta[k]), 72.0)
-            rec, s0, s1 = recorded(easi_lat, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1)
+            rec, s0, s1 = recorded(le0 + eta[k], p0, p1, p2, p3, p4, p5, p6, p7, s0, s1)  # log latent EASI
             z1, z2, s0, s1 = normal2(s0, s1)
             z3, s0, s1 = normal(s0, s1)
             l0 = iga0 + 0.45 * (2.0 * u0 - 1.0)

@@ -101,8 +101,11 @@ def analyse(out: Outcomes, lay: Layout, n: int) -> dict[str, np.ndarray]:
         if lay.claims else np.zeros((r, 0), dtype=bool)
     cop = np.stack([rejected[:, [names.index(h) for h in hs]].all(-1) if hs else np.zeros(r, dtype=bool)
                     for hs in lay.coprimary.values()], -1)
-    arm_n = counts.sum(axis=(2, 4))  # (E, R, A)
-    rate = np.divide(counts[..., 0].sum(2), arm_n, out=np.zeros_like(arm_n), where=arm_n > 0)  # (E, R, A)
+    e_, _, k_, a_, _ = counts.shape
+    # sums over strata as one reduction over a contiguous (K, A x 2) block (several times faster than axis tuples)
+    by_arm = counts.reshape(e_, r, k_, a_ * 2).sum(2).reshape(e_, r, a_, 2)
+    arm_n = by_arm.sum(-1)  # (E, R, A)
+    rate = np.divide(by_arm[..., 0], arm_n, out=np.zeros_like(arm_n), where=arm_n > 0)  # (E, R, A)
     return {
         "replicates": np.array(r, dtype=np.int64),
         "rejected": rejected.sum(0),
@@ -114,7 +117,7 @@ def analyse(out: Outcomes, lay: Layout, n: int) -> dict[str, np.ndarray]:
         "any_rejected": np.array(rejected.any(-1).sum()),
         "rd_sum": d.sum(0), "rd_sq": (d * d).sum(0),
         "rate_sum": rate.sum(1), "rate_sq": (rate * rate).sum(1),
-        "pooled": counts.sum(1),  # (E, K, A, 2)
+        "pooled": counts.reshape(e_, r, -1).sum(1).reshape(e_, k_, a_, 2),  # (E, K, A, 2)
     }
 
 

@@ -13,7 +13,9 @@ bit (``tests/design/test_fast.py`` compares the two statistically):
 * the truncated log-normal baseline EASI by rejection of the normal outside the eligible range (instead of the
   inverse CDF of a uniform), with ``u = (Phi(z) - Phi(lo)) / (Phi(hi) - Phi(lo))`` recovered for the latent vIGA-AD;
 * rounded sign and area scores as threshold counts on the log scale: ``rint(c * exp(x)) >= m`` exactly when
-  ``log(c) + x >= log(m - 1/2)`` (ties have probability zero), so a visit needs one logarithm and no exponentials;
+  ``log(c) + x >= log(m - 1/2)`` (ties have probability zero), and the latent EASI is carried on the log scale
+  (``log EASI = mu + sd z`` at baseline, ``+ eta`` later; ``q = min(EASI / 72, 1)`` as ``min(log EASI - log 72,
+  0)``), so a visit needs no logarithm and no exponential;
 * a patient's simulation stops at discontinuation, or at rescue when rescue makes every later endpoint visit a
   non-response (no visit-day jitter): nothing drawn after that could change the outcome.
 
