@@ -56,6 +56,18 @@ def below(s0: Any, s1: Any, k: int) -> Any:
 
 
 @_jit
+def tail(s0: Any, s1: Any, negative: int) -> Any:
+    """The ziggurat's base-layer tail beyond ZIG_R (Marsaglia 1964), with the sign of the candidate."""
+    while True:
+        u, s0, s1 = uniform(s0, s1)
+        v, s0, s1 = uniform(s0, s1)
+        xx = -(1.0 / ZIG_R) * math.log1p(-u)
+        yy = -math.log1p(-v)
+        if yy + yy > xx * xx:
+            return (-(ZIG_R + xx) if negative else ZIG_R + xx), s0, s1
+
+
+@_jit
 def normal_slow(s0: Any, s1: Any, r: int) -> Any:
     """The ziggurat's rare path (wedges and tail), then fresh tries."""
     while True:
@@ -65,13 +77,7 @@ def normal_slow(s0: Any, s1: Any, r: int) -> Any:
         if rabs < KI44[idx]:
             return x, s0, s1
         if idx == 0:
-            while True:
-                u, s0, s1 = uniform(s0, s1)
-                v, s0, s1 = uniform(s0, s1)
-                xx = -(1.0 / ZIG_R) * math.log1p(-u)
-                yy = -math.log1p(-v)
-                if yy + yy > xx * xx:
-                    return (-(ZIG_R + xx) if (r >> 8) & 1 else ZIG_R + xx), s0, s1
+            return tail(s0, s1, (r >> 8) & 1)
         u, s0, s1 = uniform(s0, s1)
         if (FI[idx - 1] - FI[idx]) * u + FI[idx] < math.exp(-0.5 * x * x):
             return x, s0, s1
@@ -102,13 +108,7 @@ def normal_slow32(s0: Any, s1: Any, r: int) -> Any:
     idx = r & 0xFF
     x = float(r >> 9) * WI23[idx] * (1.0 - 2.0 * float((r >> 8) & 1))
     if idx == 0:
-        while True:
-            u, s0, s1 = uniform(s0, s1)
-            v, s0, s1 = uniform(s0, s1)
-            xx = -(1.0 / ZIG_R) * math.log1p(-u)
-            yy = -math.log1p(-v)
-            if yy + yy > xx * xx:
-                return (-(ZIG_R + xx) if (r >> 8) & 1 else ZIG_R + xx), s0, s1
+        return tail(s0, s1, (r >> 8) & 1)
     u, s0, s1 = uniform(s0, s1)
     if (FI[idx - 1] - FI[idx]) * u + FI[idx] < math.exp(-0.5 * x * x):
         return x, s0, s1

@@ -52,3 +52,10 @@ def fmt_value(x: float | None, fmt: str | None) -> str:
     if x is None or not math.isfinite(x):
         return ""
     return fmt.format(x)
+
+
+def fmt_pct_ci(est: float | None, lo: float | None, hi: float | None, digits: int = 1) -> str:
+    """A proportion difference with its CI as percentages: ``"29.3 (22.2, 36.3)"``; empty when ``est`` is None."""
+    if est is None:
+        return ""
+    return f"{fmt_pct(est, digits)} ({fmt_pct(lo, digits)}, {fmt_pct(hi, digits)})"

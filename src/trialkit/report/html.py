@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from trialkit.report.formats import fmt_pct, fmt_pvalue
+from trialkit.report.formats import fmt_pct, fmt_pct_ci, fmt_pvalue
 from trialkit.report.gt import make_gt
 
 CSS = """
@@ -31,8 +31,7 @@ def topline_frame(topline: dict[str, Any]) -> pl.DataFrame:
             continue
         for r in ep["results"]:
             pub = r.get("published") or {}
-            diff = ("" if r["diff_vs_placebo"] is None else
-                    f"{fmt_pct(r['diff_vs_placebo'])} ({fmt_pct(r['ci_low'])}, {fmt_pct(r['ci_high'])})")
+            diff = fmt_pct_ci(r["diff_vs_placebo"], r["ci_low"], r["ci_high"])
             rows.append({
                 "Endpoint": f"{ep['label']} (week {ep['visit_week']}, {ep['role']})",
                 "Arm": labels[r["arm"]], "n/N": f"{r['responders']}/{r['n']}", "Rate %": fmt_pct(r["rate"]),
@@ -81,8 +80,9 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
         for r in sens["mi_mar"]:
             t = sens["tipping_delta"].get(r["arm"])
             sens_rows.append({"Endpoint": ep["label"], "Arm": labels_of(topline)[r["arm"]],
-                              "MI (MAR) difference % (95% CI)": f"{fmt_pct(r['diff_vs_placebo'])} "
-                              f"({fmt_pct(r['ci_low'])}, {fmt_pct(r['ci_high'])})", "p": fmt_pvalue(r["p_value"]),
+                              "MI (MAR) difference % (95% CI)":
+                                  fmt_pct_ci(r["diff_vs_placebo"], r["ci_low"], r["ci_high"]),
+                              "p": fmt_pvalue(r["p_value"]),
                               "Tipping point (shift)": f"not reached (> {sens['tipping_max_delta']:g})" if t is None
                               else f"{t:g}"})
     if sens_rows:

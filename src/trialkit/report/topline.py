@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from trialkit.ard import lookup
-from trialkit.report.formats import fmt_pct, fmt_pvalue
+from trialkit.report.formats import fmt_pct, fmt_pct_ci, fmt_pvalue
 from trialkit.study import Study
 
 TRT = "TRT01P"
@@ -153,8 +153,7 @@ def topline_markdown(topline: dict[str, Any]) -> str:
         if ep["type"] != "binary":
             continue
         for r in ep["results"]:
-            diff = ("" if r["diff_vs_placebo"] is None else
-                    f"{fmt_pct(r['diff_vs_placebo'])} ({fmt_pct(r['ci_low'])}, {fmt_pct(r['ci_high'])})")
+            diff = fmt_pct_ci(r["diff_vs_placebo"], r["ci_low"], r["ci_high"])
             pub = r.get("published") or {}
             lines.append(
                 f"| {ep['label']} (wk {ep['visit_week']}) | {labels[r['arm']]} | {r['n']} | {r['responders']} | "
