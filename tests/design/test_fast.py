@@ -32,6 +32,27 @@ def test_kernel_normals_are_standard_normal():
     assert abs(tail - p) < 5 * np.sqrt(p / z.size)
 
 
+def test_kernel_lane_normals_are_standard_normal():
+    """The vectorized lane generator: a 1024-layer ziggurat (its own tables, edge 4.0388...) whose rare
+    candidates (wedges and tail) are finished one by one; its distribution as a whole, and in the tail and the
+    wedges that only the rare path produces."""
+    z = fast.lane_normals(5, 40_000)  # 40,960,000 normals
+    sub = z[::40]
+    assert sps.kstest(sub, "norm").pvalue > 1e-3
+    assert abs(z.mean()) < 4 / np.sqrt(z.size) and abs(z.var() - 1) < 4 * np.sqrt(2 / z.size)
+    for edge in (2.0, 3.0, 4.038849846109504, 4.5):  # two-sided tail frequencies, the last two from the tail path
+        p = 2 * sps.norm.sf(edge)
+        got = np.mean(np.abs(z) > edge)
+        assert abs(got - p) < 5 * np.sqrt(p / z.size), (edge, got, p)
+    # fine bins: a wrong wedge test or table would distort the density between the layers' edges
+    counts, edges = np.histogram(z, bins=np.linspace(-4, 4, 401))
+    expect = z.size * np.diff(sps.norm.cdf(edges))
+    chi2 = ((counts - expect) ** 2 / expect).sum()
+    assert sps.chi2.sf(chi2, counts.size - 1) > 1e-4
+    ki, wi, fi = fast.KI1024, fast.WI1024, fast.FI1024  # the table: the base layer ends at the edge, f at 0 is 1
+    assert np.isclose(wi[-1] * 2.0**52, 4.038849846109504) and fi[0] == 1.0 and np.all(np.diff(fi[1:]) < 0)
+
+
 def _numpy_side(s, seed):
     """The fused numpy model's baseline, trajectory and intercurrent events for REPS trials (its own draws)."""
     rng = np.random.Generator(np.random.SFC64(seed))

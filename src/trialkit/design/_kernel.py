@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 from numba import int64, njit, prange, uint64
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from trialkit.design.fast import FI as _FI
-from trialkit.design.fast import KI, LOG_HALF_STEPS, LOG_SIGN_W, W_REGION, WI, ZIG_R
+from trialkit.design.fast import FI1024, KI, KI1024, LOG_HALF_STEPS, LOG_SIGN_W, W_REGION, WI, WI1024, ZIG_R, ZIG_R1024
 
 KI44 = (KI >> np.uint64(8)).astype(np.int64)  # 44-bit magnitudes: the low 9 of 53 bits pick layer and sign
 WI44 = WI * 256.0
@@ -43,6 +44,16 @@ def nx(s0: Any, s1: Any) -> Any:
 
 
 @_inl
+def splitmix64(x: Any) -> Any:
+    """splitmix64 (Steele, Lea & Flood 2014): (new state, 64-bit output); seeds the lanes' xoroshiro streams."""
+    x = x + uint64(0x9E3779B97F4A7C15)
+    z = x
+    z = (z ^ (z >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> uint64(27))) * uint64(0x94D049BB133111EB)
+    return x, z ^ (z >> uint64(31))
+
+
+@_inl
 def uniform(s0: Any, s1: Any) -> Any:
     u, s0, s1 = nx(s0, s1)
     return float(int64(u >> uint64(11))) * INV53, s0, s1
@@ -56,15 +67,15 @@ def below(s0: Any, s1: Any, k: int) -> Any:
 
 
 @_jit
-def tail(s0: Any, s1: Any, negative: int) -> Any:
-    """The ziggurat's base-layer tail beyond ZIG_R (Marsaglia 1964), with the sign of the candidate."""
+def tail(s0: Any, s1: Any, negative: int, edge: float = ZIG_R) -> Any:
+    """The ziggurat's base-layer tail beyond ``edge`` (Marsaglia 1964), with the sign of the candidate."""
     while True:
         u, s0, s1 = uniform(s0, s1)
         v, s0, s1 = uniform(s0, s1)
-        xx = -(1.0 / ZIG_R) * math.log1p(-u)
+        xx = -(1.0 / edge) * math.log1p(-u)
         yy = -math.log1p(-v)
         if yy + yy > xx * xx:
-            return (-(ZIG_R + xx) if negative else ZIG_R + xx), s0, s1
+            return (-(edge + xx) if negative else edge + xx), s0, s1
 
 
 @_jit
@@ -174,15 +185,140 @@ def respond(kind: int, a: float, b: float, aval: float, base: float) -> bool:
     return base >= b and base - aval >= a - 1e-9
 
 
+LANES = 32  # patients simulated side by side, one xoroshiro128++ stream each (SIMD over patients)
+_NB = 34  # normals per lane at baseline: truncated-normal candidate, 8 pattern, 24 recorded-EASI, patient effect
+_NV = 28  # normals per lane at an endpoint visit: 24 recorded-EASI, 3 IGA, one spare (pairs)
+
+
+@_inl
+def lane_next(S0: Any, S1: Any, lane: int) -> Any:
+    """xoroshiro128++ output of lane ``lane``; its state advanced in place."""
+    s0 = S0[lane]
+    s1 = S1[lane]
+    t = s0 + s1
+    res = ((t << uint64(17)) | (t >> uint64(47))) + s0
+    s1 ^= s0
+    S0[lane] = ((s0 << uint64(49)) | (s0 >> uint64(15))) ^ s1 ^ (s1 << uint64(21))
+    S1[lane] = (s1 << uint64(28)) | (s1 >> uint64(36))
+    return res
+
+
+KI21 = (KI1024 >> np.uint64(31)).astype(np.int64)  # the lanes' 1024-layer ziggurat: 21-bit magnitudes,
+WS21 = np.concatenate([WI1024, -WI1024]) * 2.0**31  # layer = low 10 bits, sign = bit 10
+FI21 = FI1024.copy()
+
+
+@_jit
+def normal_slow1024(s0: Any, s1: Any, r: int) -> Any:
+    """The rare path of a lane candidate ``r`` (32 bits, 1024-layer ziggurat): tail or wedge test; on rejection a
+    fresh standard normal (:func:`normal`)."""
+    idx = r & 0x3FF
+    x = float(r >> 11) * WS21[r & 0x7FF]
+    if idx == 0:
+        return tail(s0, s1, (r >> 10) & 1, ZIG_R1024)
+    u, s0, s1 = uniform(s0, s1)
+    if (FI21[idx - 1] - FI21[idx]) * u + FI21[idx] < math.exp(-0.5 * x * x):
+        return x, s0, s1
+    return normal(s0, s1)
+
+
+_MARK = -1e10  # a candidate that failed the fast test is kept in Z as _MARK - (its 32 bits): exact, below any normal
+
+
+@_inl
+def lane_fix(Z: Any, q: int, s0: Any, s1: Any) -> Any:
+    """Finish the marked candidates of row ``q`` (see :func:`lane_normals`) as :func:`zig32` does, with fresh
+    draws from the scalar stream ``s0, s1`` (independent of the candidates, so the result is exact; the lanes' own
+    states are not touched)."""
+    mask = 0
+    for lane in range(LANES):
+        mask |= int64(Z[q, lane] < -1.0e9) << lane
+    while mask:
+        lane = trailing_zeros(mask)
+        mask &= mask - 1
+        x, s0, s1 = normal_slow1024(s0, s1, int64(_MARK - Z[q, lane]))
+        Z[q, lane] = x
+    return s0, s1
+
+
+@_inl
+def lane_normals(S0: Any, S1: Any, Z: Any, rows: int, s0: Any, s1: Any) -> Any:
+    """``Z[:rows]``: standard normals for every lane, two per 64-bit output, each from a 32-bit candidate of a
+    1024-layer ziggurat (10 bits layer, 1 sign, 21 magnitude). The loop over lanes vectorizes; the rare candidates
+    that fail the fast test (0.43 %) are marked and then finished by :func:`lane_fix` from the scalar stream
+    ``s0, s1``, whose new state is returned."""
+    for q in range(0, rows, 2):
+        bad = False
+        for lane in range(LANES):
+            u = lane_next(S0, S1, lane)
+            ra = int64(u & uint64(0xFFFFFFFF))
+            rb = int64(u >> uint64(32))
+            oka = (ra >> 11) < KI21[ra & 0x3FF]
+            okb = (rb >> 11) < KI21[rb & 0x3FF]
+            Z[q, lane] = float(ra >> 11) * WS21[ra & 0x7FF] if oka else _MARK - float(ra)
+            Z[q + 1, lane] = float(rb >> 11) * WS21[rb & 0x7FF] if okb else _MARK - float(rb)
+            bad |= ~(oka & okb)
+        if bad:  # about one pair of rows in eight
+            s0, s1 = lane_fix(Z, q, s0, s1)
+            s0, s1 = lane_fix(Z, q + 1, s0, s1)
+    return s0, s1
+
+
+@_inl
+def lane_uniforms(S0: Any, S1: Any, U: Any, rows: int) -> None:
+    """``U[:rows]``: uniforms on [0, 1) with 53 bits for every lane."""
+    for q in range(rows):
+        for lane in range(LANES):
+            U[q, lane] = float(int64(lane_next(S0, S1, lane) >> uint64(11))) * INV53
+
+
+T1, T2, T3, T4, T5, T6 = (float(x) for x in STEPS)
+LW0, LW1, LW2, LW3 = (float(x) for x in LSW)
+
+
+@_inl
+def steps6(x: float) -> int:
+    """:func:`steps` with the thresholds as constants (vectorizes over lanes)."""
+    return (x >= T1) + (x >= T2) + (x >= T3) + (x >= T4) + (x >= T5) + (x >= T6)
+
+
+@_inl
+def lane_recorded(LE: Any, P: Any, Z: Any, z0: int, out: Any) -> None:
+    """:func:`recorded` for every lane at once: log latent EASI ``LE``, regional pattern ``P`` (8 rows) and the
+    visit's 24 normals ``Z[z0:z0 + 24]`` (per region: intensity, area, four signs)."""
+    for lane in range(LANES):
+        out[lane] = 0.0
+    for r in range(4):
+        zr = z0 + 6 * r
+        wr = 0.5 * WR[r]
+        for lane in range(LANES):
+            l6s = LOG6 + 0.5 * min(LE[lane] - LOG72, 0.0)
+            li = l6s + 0.25 * P[r, lane] + 0.10 * Z[zr, lane]
+            area = steps6(l6s + 0.25 * P[4 + r, lane] + 0.10 * Z[zr + 1, lane])
+            hs = steps6(li + LW0 + 0.15 * Z[zr + 2, lane]) + steps6(li + LW1 + 0.15 * Z[zr + 3, lane]) \
+                + steps6(li + LW2 + 0.15 * Z[zr + 4, lane]) + steps6(li + LW3 + 0.15 * Z[zr + 5, lane])
+            out[lane] += (hs * area) * wr
+
+
 @_jit
 def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: Any, aux: Any, weeks: Any, g: Any, f: Any,
               drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, cdf: Any,
               n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any, zlo: Any,
               zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any, e_b: Any,
               sc: Any) -> None:
-    """Trial ``r`` of a chunk: ``n`` patients in arrival order, from its own stream."""
-    s0 = uint64(seed[2 * r])
-    s1 = uint64(seed[2 * r + 1])
+    """Trial ``r`` of a chunk: ``n`` patients in arrival order, from its own streams (``seed[r]`` is the state of the
+    stream for strata, randomization and the lanes' rare draws; the ``LANES`` lane streams are seeded from it by
+    splitmix64, as Blackman & Vigna recommend), simulated ``LANES`` patients at a time."""
+    s0 = uint64(seed[r, 0])
+    s1 = uint64(seed[r, 1])
+    S0 = np.empty(LANES, dtype=np.uint64)
+    S1 = np.empty(LANES, dtype=np.uint64)
+    x = s0 ^ ((s1 << uint64(32)) | (s1 >> uint64(32)))  # the lanes' states: splitmix64 from the trial's key
+    for lane in range(LANES):
+        x, S0[lane] = splitmix64(x)
+        x, S1[lane] = splitmix64(x)
+        if S0[lane] == 0 and S1[lane] == 0:  # probability 2**-128; xoroshiro's state must not be all zero
+            S0[lane] = uint64(1)
     pbe, pla, psd, vsd, dmult, lrescue, rprob, reff = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
     ipl, ivsd, rvsd, min_easi, lsd, rnr = sc[8], sc[9], sc[10], sc[11], sc[12], sc[13] > 0.5
     v = weeks.size
@@ -196,116 +332,203 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
     bsize = base.size
     blocks = np.empty((n_cells, bsize), dtype=np.int8)
     filled = np.full(n_cells, bsize, dtype=np.int64)  # next slot of the cell's current block
-    eta = np.zeros(v)
-    jit_d = np.zeros(v, dtype=np.int64)
     early_stop = rnr and jitter == 0
     sqrt_half = math.sqrt(0.5)
-    for p in range(n):
-        row = r * n + p
-        # strata, randomization cell and permuted-block treatment
-        cell = 0
-        iga0 = 3
-        prior = False
-        for j in range(n_fac):
-            u, s0, s1 = uniform(s0, s1)
-            lev = 0
-            for m in range(n_lev[j] - 1):  # branch-free: the level is the number of cdf steps at or below u
-                lev += u >= cdf[j, m]
-            strata_out[row, j] = lev
-            cell = cell * n_lev[j] + lev
-            if j == iga_fac:
-                iga0 = iga_map[lev]
-            if j == pb_fac:
-                prior = pb_map[lev]
-        if iga_fac < 0:
-            u, s0, s1 = uniform(s0, s1)
-            iga0 = 3 if u < 0.5 else 4
-        if filled[cell] == bsize:  # a new block: Fisher-Yates shuffle of the allocation
-            for i in range(bsize):
-                blocks[cell, i] = base[i]
-            for i in range(bsize - 1, 0, -1):
-                k, s0, s1 = below(s0, s1, i + 1)
-                tmp = blocks[cell, i]
-                blocks[cell, i] = blocks[cell, k]
-                blocks[cell, k] = tmp
-            filled[cell] = 0
-        a = blocks[cell, filled[cell]]
-        filled[cell] += 1
-        arm_out[r, p] = a
-        # baseline: truncated log-normal latent EASI, screened on the recorded EASI
-        le0 = u0 = rec0 = 0.0
-        p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
-        for _ in range(200):
-            z, s0, s1 = normal(s0, s1)
-            while z < zlo[iga0] or z > zhi[iga0]:
-                z, s0, s1 = normal(s0, s1)
-            le0 = mu[iga0] + lsd * z  # log latent EASI (at most log 72: the truncation)
-            u0 = (0.5 * math.erfc(-z * sqrt_half) - plo[iga0]) / (phi[iga0] - plo[iga0])
-            p0, p1, s0, s1 = normal2(s0, s1)
-            p2, p3, s0, s1 = normal2(s0, s1)
-            p4, p5, s0, s1 = normal2(s0, s1)
-            p6, p7, s0, s1 = normal2(s0, s1)
-            rec0, s0, s1 = recorded(le0, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1)
-            if rec0 >= min_easi:
-                break
-        # trajectory, discontinuation and rescue up to the last endpoint visit
-        b, s0, s1 = normal(s0, s1)
-        mult = pbe if prior else 1.0
-        rescue_v = -1
-        drop_v = -1
-        for k in range(1, last + 1):
-            e, s0, s1 = normal(s0, s1)
-            eta[k] = (-(drug[a] * mult * f[k] + pla * g[k]) + psd * b * g[k]) + vsd * e
-            p_k = dropout[a] * (dmult if k > 1 and eta[k - 1] > 0 else 1.0)
-            u, s0, s1 = uniform(s0, s1)
-            if u < p_k:
-                drop_v = k
-                break
-            if rescue_v >= 0:
-                eta[k] -= reff
-            if rescue_at[k] and rescue_v < 0 and eta[k] > lrescue:
+    nz = max(_NB, _NV, last + (last % 2))
+    Z = np.empty((nz, LANES))
+    U = np.empty((2 * last, LANES))
+    P = np.empty((8, LANES))
+    A = np.zeros(LANES, dtype=np.int64)
+    IGA0 = np.zeros(LANES, dtype=np.int64)
+    DRUGM = np.zeros(LANES)  # drug effect (times the prior-biologic multiplier)
+    DROPP = np.zeros(LANES)  # dropout probability per visit
+    IGAE = np.zeros(LANES)  # the arm's effect on the latent vIGA-AD
+    RIGAS = np.zeros(LANES)  # the arm's rIGA strictness
+    VIGA = np.zeros(LANES)
+    RIGA = np.zeros(LANES)
+    RIGA0 = np.zeros(LANES)
+    IGA0F = np.zeros(LANES)
+    LE0 = np.zeros(LANES)
+    U0 = np.zeros(LANES)
+    REC0 = np.zeros(LANES)
+    B = np.zeros(LANES)
+    LE = np.zeros(LANES)
+    REC = np.zeros(LANES)
+    ETA = np.zeros((v, LANES))
+    RESC = np.zeros(LANES, dtype=np.int64)
+    DROP = np.zeros(LANES, dtype=np.int64)
+    OK = np.zeros(LANES, dtype=np.bool_)
+    JIT = np.zeros((v, LANES), dtype=np.int64)
+    for p_first in range(0, n, LANES):
+        m_lanes = min(LANES, n - p_first)
+        # strata, randomization cell and permuted-block treatment, patient by patient (the trial's own stream)
+        for lane in range(LANES):
+            if lane >= m_lanes:  # padding lanes: simulated, never stored
+                A[lane] = 0
+                IGA0[lane] = 3
+                DRUGM[lane] = 0.0
+                DROPP[lane] = 0.0
+                IGAE[lane] = 0.0
+                RIGAS[lane] = 0.0
+                continue
+            row = r * n + p_first + lane
+            cell = 0
+            iga0 = 3
+            prior = False
+            for j in range(n_fac):
                 u, s0, s1 = uniform(s0, s1)
-                if u < rprob:
-                    rescue_v = k
-                    if early_stop:
-                        break
+                lev = 0
+                for m in range(n_lev[j] - 1):  # branch-free: the level is the number of cdf steps at or below u
+                    lev += u >= cdf[j, m]
+                strata_out[row, j] = lev
+                cell = cell * n_lev[j] + lev
+                if j == iga_fac:
+                    iga0 = iga_map[lev]
+                if j == pb_fac:
+                    prior = pb_map[lev]
+            if iga_fac < 0:
+                u, s0, s1 = uniform(s0, s1)
+                iga0 = 3 if u < 0.5 else 4
+            if filled[cell] == bsize:  # a new block: Fisher-Yates shuffle of the allocation
+                for i in range(bsize):
+                    blocks[cell, i] = base[i]
+                for i in range(bsize - 1, 0, -1):
+                    k, s0, s1 = below(s0, s1, i + 1)
+                    tmp = blocks[cell, i]
+                    blocks[cell, i] = blocks[cell, k]
+                    blocks[cell, k] = tmp
+                filled[cell] = 0
+            a = blocks[cell, filled[cell]]
+            filled[cell] += 1
+            arm_out[r, p_first + lane] = a
+            A[lane] = a
+            IGA0[lane] = iga0
+            DRUGM[lane] = drug[a] * (pbe if prior else 1.0)
+            DROPP[lane] = dropout[a]
+            IGAE[lane] = iga_eff[a]
+            RIGAS[lane] = riga_str[a]
+        # baseline: truncated log-normal latent EASI, regional pattern, recorded EASI (all lanes at once)
+        s0, s1 = lane_normals(S0, S1, Z, _NB, s0, s1)
+        for lane in range(LANES):
+            i0 = IGA0[lane]
+            z = Z[0, lane]
+            if z < zlo[i0] or z > zhi[i0]:  # rejection of the normal outside the eligible range
+                a0 = S0[lane]
+                a1 = S1[lane]
+                while z < zlo[i0] or z > zhi[i0]:
+                    z, a0, a1 = normal(a0, a1)
+                S0[lane] = a0
+                S1[lane] = a1
+            LE0[lane] = mu[i0] + lsd * z  # log latent EASI (at most log 72: the truncation)
+            U0[lane] = (0.5 * math.erfc(-z * sqrt_half) - plo[i0]) / (phi[i0] - plo[i0])
+            B[lane] = Z[33, lane]
+        for q in range(8):
+            for lane in range(LANES):
+                P[q, lane] = Z[1 + q, lane]
+        lane_recorded(LE0, P, Z, 9, REC0)
+        for lane in range(m_lanes):  # screening failures: the whole baseline drawn again
+            if REC0[lane] >= min_easi:
+                continue
+            i0 = IGA0[lane]
+            a0 = S0[lane]
+            a1 = S1[lane]
+            le0 = u0 = rec0 = 0.0
+            p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
+            for _ in range(200):
+                z, a0, a1 = normal(a0, a1)
+                while z < zlo[i0] or z > zhi[i0]:
+                    z, a0, a1 = normal(a0, a1)
+                le0 = mu[i0] + lsd * z
+                u0 = (0.5 * math.erfc(-z * sqrt_half) - plo[i0]) / (phi[i0] - plo[i0])
+                p0, p1, a0, a1 = normal2(a0, a1)
+                p2, p3, a0, a1 = normal2(a0, a1)
+                p4, p5, a0, a1 = normal2(a0, a1)
+                p6, p7, a0, a1 = normal2(a0, a1)
+                rec0, a0, a1 = recorded(le0, p0, p1, p2, p3, p4, p5, p6, p7, a0, a1)
+                if rec0 >= min_easi:
+                    break
+            S0[lane] = a0
+            S1[lane] = a1
+            LE0[lane] = le0
+            U0[lane] = u0
+            REC0[lane] = rec0
+            P[0, lane], P[1, lane], P[2, lane], P[3, lane] = p0, p1, p2, p3
+            P[4, lane], P[5, lane], P[6, lane], P[7, lane] = p4, p5, p6, p7
+        # trajectory, discontinuation and rescue up to the last endpoint visit
+        s0, s1 = lane_normals(S0, S1, Z, last + (last % 2), s0, s1)
+        lane_uniforms(S0, S1, U, 2 * last)
+        for lane in range(LANES):
+            RESC[lane] = -1
+            DROP[lane] = -1
+        for k in range(1, last + 1):  # branch-free over lanes (vectorizes)
+            gk = g[k]
+            fk = f[k]
+            rk = rescue_at[k]
+            for lane in range(LANES):
+                eta = (-(DRUGM[lane] * fk + pla * gk) + psd * B[lane] * gk) + vsd * Z[k - 1, lane]
+                rescued = RESC[lane] >= 0
+                on = (DROP[lane] < 0) & ~(early_stop & rescued)
+                p_k = DROPP[lane] * (dmult if (k > 1) & (ETA[k - 1, lane] > 0) else 1.0)
+                drop_now = on & (U[2 * k - 2, lane] < p_k)
+                DROP[lane] = k if drop_now else DROP[lane]
+                eta = eta - reff if rescued else eta
+                resc_now = on & ~drop_now & rk & ~rescued & (eta > lrescue) & (U[2 * k - 1, lane] < rprob)
+                RESC[lane] = k if resc_now else RESC[lane]
+                ETA[k, lane] = eta
         if aux.shape[0] > 0:  # diagnostics for the tests: recorded baseline EASI, rescue and discontinuation visit
-            aux[row, 0] = rec0
-            aux[row, 1] = rescue_v
-            aux[row, 2] = drop_v
+            for lane in range(m_lanes):
+                row = r * n + p_first + lane
+                aux[row, 0] = REC0[lane]
+                aux[row, 1] = RESC[lane]
+                aux[row, 2] = DROP[lane]
         if jitter > 0:
-            for k in range(1, v):
-                jj, s0, s1 = below(s0, s1, 2 * jitter + 1)
-                jit_d[k] = jj - jitter
+            for lane in range(LANES):
+                a0 = S0[lane]
+                a1 = S1[lane]
+                for k in range(1, v):
+                    jj, a0, a1 = below(a0, a1, 2 * jitter + 1)
+                    JIT[k, lane] = jj - jitter
+                S0[lane] = a0
+                S1[lane] = a1
         # the endpoint visits
         done_k = -1
         for i in range(n_e):
             k = e_visit[i]
             if k == done_k:
                 continue
-            ok = drop_v < 0 or k < drop_v
-            if ok and rescue_v >= 0 and rnr:
-                ok = 7 * weeks[rescue_v] + 1 + jit_d[rescue_v] + 1 > 7 * weeks[k] + 1 + jit_d[k]
-            if not ok:
-                continue
             done_k = k
-            rec, s0, s1 = recorded(le0 + eta[k], p0, p1, p2, p3, p4, p5, p6, p7, s0, s1)  # log latent EASI
-            z1, z2, s0, s1 = normal2(s0, s1)
-            z3, s0, s1 = normal(s0, s1)
-            l0 = iga0 + 0.45 * (2.0 * u0 - 1.0)
-            lat = ((l0 + ipl * eta[k]) - iga_eff[a] * f[k]) + ivsd * z1
-            viga = min(max(math.floor(lat + 0.5), 0.0), 4.0)
-            riga = max(viga, min(max(math.floor((lat + riga_str[a]) + rvsd * z2 + 0.5), 0.0), 4.0))
-            riga0 = max(float(iga0), min(max(math.floor(l0 + rvsd * z3 + 0.5), 0.0), 4.0))
+            any_ok = False
+            for lane in range(m_lanes):
+                ok = DROP[lane] < 0 or k < DROP[lane]
+                if ok and RESC[lane] >= 0 and rnr:
+                    ok = 7 * weeks[RESC[lane]] + 1 + JIT[RESC[lane], lane] + 1 > 7 * weeks[k] + 1 + JIT[k, lane]
+                OK[lane] = ok
+                any_ok |= ok
+            if not any_ok:
+                continue
+            for lane in range(LANES):
+                LE[lane] = LE0[lane] + ETA[k, lane]  # log latent EASI
+            s0, s1 = lane_normals(S0, S1, Z, _NV, s0, s1)
+            lane_recorded(LE, P, Z, 0, REC)
+            fk = f[k]
+            for lane in range(LANES):  # latent vIGA-AD and rIGA (vectorizes)
+                iga0 = float(IGA0[lane])
+                l0 = iga0 + 0.45 * (2.0 * U0[lane] - 1.0)
+                lat = ((l0 + ipl * ETA[k, lane]) - IGAE[lane] * fk) + ivsd * Z[24, lane]
+                viga = min(max(math.floor(lat + 0.5), 0.0), 4.0)
+                VIGA[lane] = viga
+                RIGA[lane] = max(viga, min(max(math.floor((lat + RIGAS[lane]) + rvsd * Z[25, lane] + 0.5), 0.0), 4.0))
+                RIGA0[lane] = max(iga0, min(max(math.floor(l0 + rvsd * Z[26, lane] + 0.5), 0.0), 4.0))
+                IGA0F[lane] = iga0
             for j in range(n_e):
                 if e_visit[j] != k:
                     continue
-                if e_score[j] == 0:
-                    resp[j, row] = respond(e_kind[j], e_a[j], e_b[j], rec, rec0)
-                elif e_score[j] == 1:
-                    resp[j, row] = respond(e_kind[j], e_a[j], e_b[j], viga, float(iga0))
-                else:
-                    resp[j, row] = respond(e_kind[j], e_a[j], e_b[j], riga, riga0)
+                kind, ea, eb, score = e_kind[j], e_a[j], e_b[j], e_score[j]
+                now = REC if score == 0 else (VIGA if score == 1 else RIGA)
+                then = REC0 if score == 0 else (IGA0F if score == 1 else RIGA0)
+                row0 = r * n + p_first
+                for lane in range(m_lanes):
+                    resp[j, row0 + lane] = OK[lane] and respond(kind, ea, eb, now[lane], then[lane])
 
 
 @njit(nogil=True, cache=True)
@@ -340,3 +563,20 @@ def normals(seed: Any, out: Any) -> None:
         out[2 * i], out[2 * i + 1], s0, s1 = normal2(s0, s1)
     if out.size % 2:
         out[-1], s0, s1 = normal(s0, s1)
+
+
+@njit(nogil=True, cache=True)
+def lane_sample(seed: Any, out: Any) -> None:
+    """``out`` (blocks, 32, LANES): normals from :func:`lane_normals`, 32 rows at a time (for testing)."""
+    s0 = uint64(seed[0])
+    s1 = uint64(seed[1])
+    S0 = np.empty(LANES, dtype=np.uint64)
+    S1 = np.empty(LANES, dtype=np.uint64)
+    x = s0
+    for lane in range(LANES):
+        x, S0[lane] = splitmix64(x)
+        x, S1[lane] = splitmix64(x)
+    Z = np.empty((32, LANES))
+    for b in range(out.shape[0]):
+        s0, s1 = lane_normals(S0, S1, Z, 32, s0, s1)
+        out[b] = Z

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from trialkit import stats
-from trialkit.design.simulator import Outcomes
+from trialkit.design.simulator import Outcomes, analysis_levels, design_endpoints
 from trialkit.study import Endpoint, Study
 
 
@@ -61,6 +61,21 @@ def layout(study: Study, endpoints: list[Endpoint], n_strata: int) -> Layout:
     coprimary = {a: [h for h in hyps if h.rsplit("_", 1)[1] == a and h.rsplit("_", 1)[0] in prim] for a in act_ids}
     return Layout(ep_ids, arm_ids, active, arm_ids.index(study.placebo.id), n_strata, hyps, idx, weights, alpha,
                   claims, coprimary, strategy)
+
+
+_LAYOUTS: list[tuple[Study, Layout]] = []  # the last few studies' layouts (strong references: ids stay unique)
+
+
+def study_layout(study: Study) -> Layout:
+    """:func:`layout` of a study's design endpoints and analysis strata, kept for the last few studies: the graph
+    inside caches its intersection weights, which the multiplicity test of every chunk then reuses."""
+    for st, lay in _LAYOUTS:
+        if st is study:
+            return lay
+    lay = layout(study, design_endpoints(study), int(np.prod(analysis_levels(study))))
+    _LAYOUTS.append((study, lay))
+    del _LAYOUTS[:-4]
+    return lay
 
 
 def stratified_counts(out: Outcomes, n: int, n_strata: int, n_arms: int) -> np.ndarray:

@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 
 from trialkit import _files
-from trialkit.design.analysis import Layout, add, analyse_grid, layout
+from trialkit.design.analysis import Layout, add, analyse_grid, study_layout
 from trialkit.design.backend import array_backend
 from trialkit.design.simulator import (
     Outcomes,
-    analysis_levels,
     design_endpoints,
     simulate_outcomes,
     simulate_outcomes_numba,
@@ -74,8 +73,7 @@ def run_chunk(study: Study, n_sim: int, ns: list[int], replicates: int, seed: in
         out = simulate_outcomes(study, n_sim, replicates, chunk_seed(seed, index), array_backend(backend, xp), eps)
     if cache is not None:
         cache[index] = out
-    lay = layout(study, eps, int(np.prod(analysis_levels(study))))
-    return analyse_grid(out, lay, ns)
+    return analyse_grid(out, study_layout(study), ns)
 
 
 @dataclass
@@ -160,8 +158,7 @@ def run(study: Study, *, n_sim: int, ns: list[int], replicates: int, seed: int =
     for i, _ in plan:
         totals = add(totals, results[i])
     assert totals is not None
-    lay = layout(study, design_endpoints(study), int(np.prod(analysis_levels(study))))
-    return EngineRun(totals, lay, list(ns), replicates, seconds, [i for i, _ in todo], resumed)
+    return EngineRun(totals, study_layout(study), list(ns), replicates, seconds, [i for i, _ in todo], resumed)
 
 
 def _execute(study: Study, n_sim: int, ns: list[int], todo: list[tuple[int, int]], seed: int, backend: str,
