@@ -128,7 +128,8 @@ def design_cmd(
     replicates: Annotated[int, typer.Option("--replicates", min=1, help="Simulated trials per scenario")],
     scenario: Annotated[list[str] | None, typer.Option("--scenario", help="Scenario name (repeatable; default: "
                                                                           "all in the study file)")] = None,
-    backend: Annotated[str, typer.Option(help="numpy | numba (compiled, fastest on CPU) | dask | cupy")] = "numpy",
+    backend: Annotated[str, typer.Option(help="numpy | numba (compiled, fastest on CPU) | dask | dask-numba "
+                                                  "(numba on the dask workers) | cupy")] = "numpy",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (default: a local cluster)")]
     = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write design.json, ARD, report and checkpoints here")]

@@ -49,7 +49,7 @@ def test_kernel_lane_normals_are_standard_normal():
     expect = z.size * np.diff(sps.norm.cdf(edges))
     chi2 = ((counts - expect) ** 2 / expect).sum()
     assert sps.chi2.sf(chi2, counts.size - 1) > 1e-4
-    ki, wi, fi = fast.KI1024, fast.WI1024, fast.FI1024  # the table: the base layer ends at the edge, f at 0 is 1
+    wi, fi = fast.WI1024, fast.FI1024  # the table: the base layer ends at the edge, f at 0 is 1, f decreasing
     assert np.isclose(wi[-1] * 2.0**52, 4.038849846109504) and fi[0] == 1.0 and np.all(np.diff(fi[1:]) < 0)
 
 
@@ -165,6 +165,15 @@ def test_kernel_reproducible_whatever_the_threads():
     kw = dict(n_sim=150, ns=[100, 150], replicates=24, seed=9, chunk_size=6, backend="numba")
     a = engine.run(s, **kw)
     b = engine.run(s, workers=1, **kw)
+    for k in a.totals:
+        assert np.array_equal(a.totals[k], b.totals[k]), k
+
+
+def test_dask_local_cluster_with_numba_workers_matches_numba():
+    pytest.importorskip("distributed")
+    kw = dict(n_sim=150, ns=[100, 150], replicates=24, seed=9, chunk_size=6)
+    a = engine.run(STUDY, backend="numba", **kw)
+    b = engine.run(STUDY, backend="dask-numba", **kw)  # LocalCluster(n_workers=2, processes=True)
     for k in a.totals:
         assert np.array_equal(a.totals[k], b.totals[k]), k
 

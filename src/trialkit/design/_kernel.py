@@ -1,7 +1,10 @@
 """numba kernels of :mod:`trialkit.design.fast` (imported only when that path runs; see there for the model).
 
-Hot helpers take and return scalars only (the generator state travels as two uint64 values) and read the
-constant tables as globals: passing arrays to a non-inlined numba function costs reference counting on every call.
+``replicate`` simulates one trial in blocks of ``LANES`` patients: the ``lane_*`` helpers (inlined) loop over the
+lanes with no branches or calls inside, so LLVM vectorizes them; what is rare (ziggurat wedges and tail, screening
+failures) is finished afterwards one lane at a time. Scalar helpers take and return scalars only (the generator
+state travels as two uint64 values) and read the constant tables as globals: passing arrays to a non-inlined numba
+function costs reference counting on every call.
 """
 
 from __future__ import annotations

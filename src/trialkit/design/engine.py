@@ -40,6 +40,7 @@ from trialkit.study import Study
 CHUNK_PATIENTS = 200_000
 #: Default number of threads of the numpy backend (at most this many chunks in flight).
 MAX_THREADS = 4
+BACKENDS = ("numpy", "numba", "dask", "dask-numba", "cupy")
 CHECKPOINT_FORMAT = 2  # 2: fused model (trialkit.design.model), SFC64 streams
 
 
@@ -122,14 +123,15 @@ def run(study: Study, *, n_sim: int, ns: list[int], replicates: int, seed: int =
 
     ``backend``: ``numpy`` (threads in this process; ``workers`` defaults to the CPU count, at most 4), ``dask`` (a
     ``dask.distributed`` cluster: ``scheduler`` address, else a LocalCluster with 2 worker processes), ``cupy`` or
-    ``numba`` (the compiled kernel of :mod:`trialkit.design.fast`, threads like numpy; same model, other streams).
+    ``numba`` (the compiled kernel of :mod:`trialkit.design.fast`, threads like numpy; same model, other streams),
+    ``dask-numba`` (that kernel on the dask workers: the same numbers as ``numba`` for the same seed and chunks).
     ``progress(done, total)`` is called after each chunk; ``on_chunk(index)`` after each chunk is saved.
     """
     if max(ns) > n_sim:
         raise ValueError("sample sizes must not exceed the simulated trial size")
     chunk_size = chunk_size or default_chunk_size(n_sim)
     plan = chunk_plan(replicates, chunk_size)
-    array_name = backend if backend in ("cupy", "numba") else "numpy"
+    array_name = {"cupy": "cupy", "numba": "numba", "dask-numba": "numba"}.get(backend, "numpy")
     ck = _checkpoint_dir(checkpoint, study, tag, n_sim, ns, seed, chunk_size, array_name) if checkpoint else None
     results: dict[int, dict[str, np.ndarray]] = {}
     resumed = []
@@ -166,19 +168,19 @@ def _execute(study: Study, n_sim: int, ns: list[int], todo: list[tuple[int, int]
              cache: dict[int, Outcomes] | None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     if not todo:
         return
-    if backend == "dask":
-        yield from _execute_dask(study, n_sim, ns, todo, seed, scheduler)
-        return
-    if backend not in ("numpy", "cupy", "numba"):
-        raise TrialkitError(f"unknown backend {backend!r}", variable="--backend",
-                            fix="use numpy, numba, dask or cupy")
-    if backend == "numba":
+    if backend not in BACKENDS:
+        raise TrialkitError(f"unknown backend {backend!r}", variable="--backend", fix=f"use {', '.join(BACKENDS)}")
+    if backend in ("numba", "dask-numba"):
         from trialkit.design.fast import numba_available
 
         if not numba_available():
-            raise TrialkitError("the numba backend needs numba, which does not import", variable="--backend",
+            raise TrialkitError(f"the {backend} backend needs numba, which does not import", variable="--backend",
                                 fix='pip install "numba>=0.68.1", or use the numpy backend')
-    else:
+    if backend.startswith("dask"):
+        kernel = "numba" if backend == "dask-numba" else "numpy"
+        yield from _execute_dask(study, n_sim, ns, todo, seed, scheduler, kernel)
+        return
+    if backend == "cupy":
         array_backend(backend, xp)  # fail early when cupy is missing
     n_workers = 1 if backend == "cupy" else (workers or min(os.cpu_count() or 1, MAX_THREADS))
     if n_workers == 1:
@@ -198,7 +200,8 @@ def _execute(study: Study, n_sim: int, ns: list[int], todo: list[tuple[int, int]
 
 
 def _execute_dask(study: Study, n_sim: int, ns: list[int], todo: list[tuple[int, int]], seed: int,
-                  scheduler: str | None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+                  scheduler: str | None, kernel: str) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Chunks on a dask.distributed cluster, each simulated by ``kernel`` (numpy or numba) on a worker."""
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -212,7 +215,7 @@ def _execute_dask(study: Study, n_sim: int, ns: list[int], todo: list[tuple[int,
         client = Client(cluster)
     try:
         study_f = client.scatter(study, broadcast=True)
-        futures = [client.submit(run_chunk, study_f, n_sim, ns, r, seed, i, "numpy", pure=False) for i, r in todo]
+        futures = [client.submit(run_chunk, study_f, n_sim, ns, r, seed, i, kernel, pure=False) for i, r in todo]
         index = {f.key: i for f, (i, _) in zip(futures, todo, strict=True)}
         for fut in as_completed(futures):
             yield index[fut.key], fut.result()

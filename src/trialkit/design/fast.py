@@ -1,4 +1,4 @@
-"""A compiled (numba) kernel of the design simulator: the model of :mod:`trialkit.design.model`, patient by patient.
+"""A compiled (numba) kernel of the design simulator: the model of :mod:`trialkit.design.model`, in SIMD lanes.
 
 The same formulas and distributions as the fused numpy model (and hence as :func:`trialkit.simulate.prepare_lean`
 + :func:`trialkit.simulate.evolve` + :func:`trialkit.calibrate.composite_responders`), including strata drawn from
@@ -6,18 +6,26 @@ their prevalences and stratified permuted blocks per replicate (:mod:`trialkit.d
 is how the randomness is produced and a few exact rewrites, so the results are equal in distribution, not bit for
 bit (``tests/design/test_fast.py`` compares the two statistically):
 
-* one xoroshiro128++ stream per replicate trial (Blackman & Vigna 2021), seeded from the chunk's
-  :class:`numpy.random.SeedSequence`; normals by the 256-layer ziggurat of Marsaglia & Tsang (2000) with numpy's
-  tables and tail rule, mostly two per 64-bit output at numpy's float32 resolution (23-bit magnitudes, as the
-  float32 noise of the numpy model); bounded integers by Lemire's multiply-shift (bias < 2**-32 per draw);
+* patients are simulated 32 at a time, side by side in SIMD lanes (the loops over lanes compile to AVX-512 or
+  AVX2 vector code); each replicate trial has one xoroshiro128++ stream (Blackman & Vigna 2021) seeded from the
+  chunk's :class:`numpy.random.SeedSequence`, for strata, randomization and rare draws, and each lane its own
+  xoroshiro128++ stream seeded from it by splitmix64 (the seeding Blackman & Vigna recommend); patients
+  ``p, p + 32, ...`` of a trial share a lane;
+* the lanes' normals come from a 1024-layer ziggurat (Marsaglia & Tsang 2000; tables built as numpy builds its
+  256-layer ones, edge and layer area solved for 1024 layers), two 32-bit candidates per 64-bit output (10 bits
+  layer, 1 sign, 21 magnitude); the 0.43 % of candidates outside the rectangles are finished one by one (wedge
+  test or tail) with fresh draws from the trial's stream, which keeps the vector loop free of branches and
+  stores; the rare scalar paths (screening failures, the rejection of a baseline normal outside the eligible
+  range) use the 256-layer ziggurat with numpy's tables; bounded integers by Lemire's multiply-shift (bias
+  < 2**-32 per draw);
 * the truncated log-normal baseline EASI by rejection of the normal outside the eligible range (instead of the
   inverse CDF of a uniform), with ``u = (Phi(z) - Phi(lo)) / (Phi(hi) - Phi(lo))`` recovered for the latent vIGA-AD;
 * rounded sign and area scores as threshold counts on the log scale: ``rint(c * exp(x)) >= m`` exactly when
   ``log(c) + x >= log(m - 1/2)`` (ties have probability zero), and the latent EASI is carried on the log scale
   (``log EASI = mu + sd z`` at baseline, ``+ eta`` later; ``q = min(EASI / 72, 1)`` as ``min(log EASI - log 72,
   0)``), so a visit needs no logarithm and no exponential;
-* a patient's simulation stops at discontinuation, or at rescue when rescue makes every later endpoint visit a
-  non-response (no visit-day jitter): nothing drawn after that could change the outcome.
+* lanes draw every number whether or not the patient still needs it (after discontinuation, at an endpoint visit
+  the patient cannot count at): those draws are independent of the outcome, so the distribution is unchanged.
 
 Arithmetic is in float64 (the numpy model computes in float32), compiled with floating-point licences that allow
 reassociation and fused multiply-add; this moves rounding boundaries by about 1e-7 relative, far below Monte Carlo

@@ -106,7 +106,8 @@ def search_sample_size(study: Study, target: float, *, scenario: str | None = No
         raise TrialkitError(f"unknown arm {success!r}", variable="--success", fix=f"use all or one of {act}")
     cs = chunk_size or engine.default_chunk_size(grid[-1])
     est_bytes = replicates * grid[-1] * 6
-    cache: dict[int, Outcomes] | None = {} if backend != "dask" and est_bytes <= SEARCH_CACHE_BYTES else None
+    in_process = not backend.startswith("dask")
+    cache: dict[int, Outcomes] | None = {} if in_process and est_bytes <= SEARCH_CACHE_BYTES else None
     evaluated: dict[int, dict[str, float]] = {}
 
     def pos(n: int) -> float:
