@@ -206,8 +206,15 @@ def lane_next(S0: Any, S1: Any, lane: int) -> Any:
     return res
 
 
-KI21 = (KI1024 >> np.uint64(31)).astype(np.int64)  # the lanes' 1024-layer ziggurat: 21-bit magnitudes,
-WS21 = np.concatenate([WI1024, -WI1024]) * 2.0**31  # layer = low 10 bits, sign = bit 10
+# The lanes' 1024-layer ziggurat: a 32-bit candidate is layer (low 10 bits), sign (bit 10), magnitude (21 bits).
+# Layer widths as 32-bit integers M (x = magnitude * M * 2**-50: the product is an exact integer below 2**53;
+# M has 26 to 32 significant bits, finer than numpy's float32 tables) packed with the fast-test bounds KI21, so one
+# table lookup (a vector gather) serves both.
+KI21 = (KI1024 >> np.uint64(31)).astype(np.int64)
+M21 = np.rint(WI1024 * 2.0**81).astype(np.int64)  # WI1024 * 2**31 (21-bit magnitudes) * 2**50
+assert M21.max() < 2**32 and KI21.max() < 2**21
+ZT21 = (M21 << 21) | KI21
+WS21 = np.concatenate([M21, -M21]) * 2.0**-50  # the same widths, signed, for the rare path
 FI21 = FI1024.copy()
 
 
@@ -256,10 +263,16 @@ def lane_normals(S0: Any, S1: Any, Z: Any, rows: int, s0: Any, s1: Any) -> Any:
             u = lane_next(S0, S1, lane)
             ra = int64(u & uint64(0xFFFFFFFF))
             rb = int64(u >> uint64(32))
-            oka = (ra >> 11) < KI21[ra & 0x3FF]
-            okb = (rb >> 11) < KI21[rb & 0x3FF]
-            Z[q, lane] = float(ra >> 11) * WS21[ra & 0x7FF] if oka else _MARK - float(ra)
-            Z[q + 1, lane] = float(rb >> 11) * WS21[rb & 0x7FF] if okb else _MARK - float(rb)
+            ta = ZT21[ra & 0x3FF]
+            tb = ZT21[rb & 0x3FF]
+            oka = (ra >> 11) < (ta & 0x1FFFFF)
+            okb = (rb >> 11) < (tb & 0x1FFFFF)
+            xa = float((ra >> 11) * (ta >> 21)) * 2.0**-50
+            xb = float((rb >> 11) * (tb >> 21)) * 2.0**-50
+            xa = -xa if (ra >> 10) & 1 else xa
+            xb = -xb if (rb >> 10) & 1 else xb
+            Z[q, lane] = xa if oka else _MARK - float(ra)
+            Z[q + 1, lane] = xb if okb else _MARK - float(rb)
             bad |= ~(oka & okb)
         if bad:  # about one pair of rows in eight
             s0, s1 = lane_fix(Z, q, s0, s1)
