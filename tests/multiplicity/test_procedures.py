@@ -209,6 +209,31 @@ def test_bretz2009_examples(ex):
             assert before.weights[before.index(name)] == pytest.approx(ex["test_value_weights"][name])
 
 
+PRINTED = json.loads((VAL / "bretz2009_printed.json").read_text())
+
+
+@pytest.mark.parametrize("ex", PRINTED["examples"], ids=[e["name"] for e in PRINTED["examples"]])
+def test_bretz2009_printed_examples(ex):
+    """The numbers printed in Bretz et al. (2009), as transcribed (provenance in validation/multiplicity/
+    bretz2009_printed.py): rejections, their order, Algorithm 2's adjusted p-values, levels and edges after steps."""
+    alpha = PRINTED["alpha"]
+    g = _graph(ex)
+    res = g.test(ex["pvalues"], alpha=alpha)
+    pr = ex["printed"]
+    assert res.rejected.tolist() == pr["rejected"]
+    if "rejection_order" in pr:
+        assert list(res.rejection_order) == pr["rejection_order"]
+    if "adjusted_pvalues" in pr:  # printed to three decimals
+        np.testing.assert_array_equal(np.round(res.adjusted_pvalues, 3), pr["adjusted_pvalues"])
+    for step, name in enumerate(res.rejection_order):
+        after = res.graphs[step + 1]
+        for h, level in pr.get("levels_after", {}).get(name, {}).items():
+            assert after.weights[after.index(h)] * alpha == pytest.approx(level, abs=1e-8)
+        tr = pr.get("transition_after", {}).get(name)
+        if tr:
+            assert after.transitions[after.index(tr["from"]), after.index(tr["to"])] == pytest.approx(tr["weight"])
+
+
 R_REF = json.loads((VAL / "closed_testing_reference.json").read_text())
 
 
