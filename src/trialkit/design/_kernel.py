@@ -27,6 +27,7 @@ STEPS = LOG_HALF_STEPS.copy()
 LSW = LOG_SIGN_W.copy()
 WR = W_REGION.copy()
 INV53 = 1.0 / 9007199254740992.0
+INV32 = 1.0 / 4294967296.0
 LOG6 = math.log(6.0)
 LOG72 = math.log(72.0)
 
@@ -282,10 +283,13 @@ def lane_normals(S0: Any, S1: Any, Z: Any, rows: int, s0: Any, s1: Any) -> Any:
 
 @_inl
 def lane_uniforms(S0: Any, S1: Any, U: Any, rows: int) -> None:
-    """``U[:rows]``: uniforms on [0, 1) with 53 bits for every lane."""
-    for q in range(rows):
+    """``U[:rows]`` (``rows`` even): uniforms on [0, 1) for every lane, two per 64-bit output (32 bits each, finer
+    than the numpy model's float32 uniforms)."""
+    for q in range(0, rows, 2):
         for lane in range(LANES):
-            U[q, lane] = float(int64(lane_next(S0, S1, lane) >> uint64(11))) * INV53
+            u = lane_next(S0, S1, lane)
+            U[q, lane] = float(int64(u & uint64(0xFFFFFFFF))) * INV32
+            U[q + 1, lane] = float(int64(u >> uint64(32))) * INV32
 
 
 T1, T2, T3, T4, T5, T6 = (float(x) for x in STEPS)
@@ -353,6 +357,9 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
     nz = max(_NB, _NV, last + (last % 2))
     Z = np.empty((nz, LANES))
     U = np.empty((2 * last, LANES))
+    n_us = n_fac + (iga_fac < 0)
+    n_us += n_us % 2
+    US = np.empty((n_us, LANES))
     P = np.empty((8, LANES))
     A = np.zeros(LANES, dtype=np.int64)
     IGA0 = np.zeros(LANES, dtype=np.int64)
@@ -377,7 +384,8 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
     JIT = np.zeros((v, LANES), dtype=np.int64)
     for p_first in range(0, n, LANES):
         m_lanes = min(LANES, n - p_first)
-        # strata, randomization cell and permuted-block treatment, patient by patient (the trial's own stream)
+        # strata (uniforms from the lanes), randomization cell and permuted-block treatment, patient by patient
+        lane_uniforms(S0, S1, US, n_us)
         for lane in range(LANES):
             if lane >= m_lanes:  # padding lanes: simulated, never stored
                 A[lane] = 0
@@ -392,7 +400,7 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
             iga0 = 3
             prior = False
             for j in range(n_fac):
-                u, s0, s1 = uniform(s0, s1)
+                u = US[j, lane]
                 lev = 0
                 for m in range(n_lev[j] - 1):  # branch-free: the level is the number of cdf steps at or below u
                     lev += u >= cdf[j, m]
@@ -403,8 +411,7 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
                 if j == pb_fac:
                     prior = pb_map[lev]
             if iga_fac < 0:
-                u, s0, s1 = uniform(s0, s1)
-                iga0 = 3 if u < 0.5 else 4
+                iga0 = 3 if US[n_fac, lane] < 0.5 else 4
             if filled[cell] == bsize:  # a new block: Fisher-Yates shuffle of the allocation
                 for i in range(bsize):
                     blocks[cell, i] = base[i]
@@ -428,13 +435,8 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
         for lane in range(LANES):
             i0 = IGA0[lane]
             z = Z[0, lane]
-            if z < zlo[i0] or z > zhi[i0]:  # rejection of the normal outside the eligible range
-                a0 = S0[lane]
-                a1 = S1[lane]
-                while z < zlo[i0] or z > zhi[i0]:
-                    z, a0, a1 = normal(a0, a1)
-                S0[lane] = a0
-                S1[lane] = a1
+            while z < zlo[i0] or z > zhi[i0]:  # rejection outside the eligible range (fresh draws: trial stream)
+                z, s0, s1 = normal(s0, s1)
             LE0[lane] = mu[i0] + lsd * z  # log latent EASI (at most log 72: the truncation)
             U0[lane] = (0.5 * math.erfc(-z * sqrt_half) - plo[i0]) / (phi[i0] - plo[i0])
             B[lane] = Z[33, lane]
@@ -442,29 +444,25 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
             for lane in range(LANES):
                 P[q, lane] = Z[1 + q, lane]
         lane_recorded(LE0, P, Z, 9, REC0)
-        for lane in range(m_lanes):  # screening failures: the whole baseline drawn again
+        for lane in range(m_lanes):  # screening failures: the whole baseline drawn again (trial stream)
             if REC0[lane] >= min_easi:
                 continue
             i0 = IGA0[lane]
-            a0 = S0[lane]
-            a1 = S1[lane]
             le0 = u0 = rec0 = 0.0
             p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
             for _ in range(200):
-                z, a0, a1 = normal(a0, a1)
+                z, s0, s1 = normal(s0, s1)
                 while z < zlo[i0] or z > zhi[i0]:
-                    z, a0, a1 = normal(a0, a1)
+                    z, s0, s1 = normal(s0, s1)
                 le0 = mu[i0] + lsd * z
                 u0 = (0.5 * math.erfc(-z * sqrt_half) - plo[i0]) / (phi[i0] - plo[i0])
-                p0, p1, a0, a1 = normal2(a0, a1)
-                p2, p3, a0, a1 = normal2(a0, a1)
-                p4, p5, a0, a1 = normal2(a0, a1)
-                p6, p7, a0, a1 = normal2(a0, a1)
-                rec0, a0, a1 = recorded(le0, p0, p1, p2, p3, p4, p5, p6, p7, a0, a1)
+                p0, p1, s0, s1 = normal2(s0, s1)
+                p2, p3, s0, s1 = normal2(s0, s1)
+                p4, p5, s0, s1 = normal2(s0, s1)
+                p6, p7, s0, s1 = normal2(s0, s1)
+                rec0, s0, s1 = recorded(le0, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1)
                 if rec0 >= min_easi:
                     break
-            S0[lane] = a0
-            S1[lane] = a1
             LE0[lane] = le0
             U0[lane] = u0
             REC0[lane] = rec0
