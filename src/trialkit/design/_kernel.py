@@ -23,8 +23,6 @@ KI44 = (KI >> np.uint64(8)).astype(np.int64)  # 44-bit magnitudes: the low 9 of 
 WI44 = WI * 256.0
 WS44 = np.concatenate([WI44, -WI44])  # signed widths by the low 9 bits (layer, sign)
 FI = _FI.copy()
-STEPS = LOG_HALF_STEPS.copy()
-LSW = LOG_SIGN_W.copy()
 WR = W_REGION.copy()
 INV53 = 1.0 / 9007199254740992.0
 INV32 = 1.0 / 4294967296.0
@@ -149,13 +147,14 @@ def normal2(s0: Any, s1: Any) -> Any:
     return a, b, s0, s1
 
 
+T1, T2, T3, T4, T5, T6 = (float(x) for x in LOG_HALF_STEPS)  # log(m - 1/2), m = 1..6
+LW0, LW1, LW2, LW3 = (float(x) for x in LOG_SIGN_W)  # log sign weights
+
+
 @_inl
 def steps(x: float) -> int:
-    """min(rint(exp(x)), 6) (ties have probability zero)."""
-    c = 0
-    for m in range(6):
-        c += x >= STEPS[m]
-    return c
+    """min(rint(exp(x)), 6) as a count of thresholds (ties have probability zero); constants, so it vectorizes."""
+    return (x >= T1) + (x >= T2) + (x >= T3) + (x >= T4) + (x >= T5) + (x >= T6)
 
 
 @_inl
@@ -174,8 +173,8 @@ def recorded(log_easi: float, p0: float, p1: float, p2: float, p3: float, p4: fl
         area = steps(l6s + 0.25 * pa + 0.10 * za)
         za, zb, s0, s1 = normal2(s0, s1)
         zc, zd, s0, s1 = normal2(s0, s1)
-        hs = steps(li + LSW[0] + 0.15 * za) + steps(li + LSW[1] + 0.15 * zb) + steps(li + LSW[2] + 0.15 * zc) \
-            + steps(li + LSW[3] + 0.15 * zd)
+        hs = steps(li + LW0 + 0.15 * za) + steps(li + LW1 + 0.15 * zb) + steps(li + LW2 + 0.15 * zc) \
+            + steps(li + LW3 + 0.15 * zd)
         tot += (hs * area) * 0.5 * WR[r]
     return tot, s0, s1
 
@@ -292,16 +291,6 @@ def lane_uniforms(S0: Any, S1: Any, U: Any, rows: int) -> None:
             U[q + 1, lane] = float(int64(u >> uint64(32))) * INV32
 
 
-T1, T2, T3, T4, T5, T6 = (float(x) for x in STEPS)
-LW0, LW1, LW2, LW3 = (float(x) for x in LSW)
-
-
-@_inl
-def steps6(x: float) -> int:
-    """:func:`steps` with the thresholds as constants (vectorizes over lanes)."""
-    return (x >= T1) + (x >= T2) + (x >= T3) + (x >= T4) + (x >= T5) + (x >= T6)
-
-
 @_inl
 def lane_recorded(LE: Any, P: Any, Z: Any, z0: int, out: Any) -> None:
     """:func:`recorded` for every lane at once: log latent EASI ``LE``, regional pattern ``P`` (8 rows) and the
@@ -314,9 +303,9 @@ def lane_recorded(LE: Any, P: Any, Z: Any, z0: int, out: Any) -> None:
         for lane in range(LANES):
             l6s = LOG6 + 0.5 * min(LE[lane] - LOG72, 0.0)
             li = l6s + 0.25 * P[r, lane] + 0.10 * Z[zr, lane]
-            area = steps6(l6s + 0.25 * P[4 + r, lane] + 0.10 * Z[zr + 1, lane])
-            hs = steps6(li + LW0 + 0.15 * Z[zr + 2, lane]) + steps6(li + LW1 + 0.15 * Z[zr + 3, lane]) \
-                + steps6(li + LW2 + 0.15 * Z[zr + 4, lane]) + steps6(li + LW3 + 0.15 * Z[zr + 5, lane])
+            area = steps(l6s + 0.25 * P[4 + r, lane] + 0.10 * Z[zr + 1, lane])
+            hs = steps(li + LW0 + 0.15 * Z[zr + 2, lane]) + steps(li + LW1 + 0.15 * Z[zr + 3, lane]) \
+                + steps(li + LW2 + 0.15 * Z[zr + 4, lane]) + steps(li + LW3 + 0.15 * Z[zr + 5, lane])
             out[lane] += (hs * area) * wr
 
 
