@@ -310,18 +310,14 @@ def lane_recorded(LE: Any, P: Any, Z: Any, z0: int, out: Any) -> None:
 
 
 @_jit
-def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: Any, aux: Any, counts: Any, ns_arr: Any,
-              weeks: Any, g: Any, f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any,
-              jitter: int, cdf: Any, n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any,
-              mu: Any, zlo: Any, zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any,
-              e_a: Any, e_b: Any, sc: Any, amult: Any) -> None:
+def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: Any, aux: Any, weeks: Any, g: Any, f: Any,
+              drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, cdf: Any,
+              n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any, zlo: Any,
+              zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any, e_b: Any,
+              sc: Any) -> None:
     """Trial ``r`` of a chunk: ``n`` patients in arrival order, from its own streams (``seed[r]`` is the state of the
     stream for strata, randomization and the lanes' rare draws; the ``LANES`` lane streams are seeded from it by
-    splitmix64, as Blackman & Vigna recommend), simulated ``LANES`` patients at a time.
-
-    If ``counts`` (R, G, E, K, A, 2) has rows, it receives the trial's stratified tables of the first ``ns_arr[g]``
-    patients (``ns_arr`` ascending; K analysis strata, cell = sum of levels times ``amult``; column 0 = responders),
-    so the analysis need not count the per-patient flags again."""
+    splitmix64, as Blackman & Vigna recommend), simulated ``LANES`` patients at a time."""
     s0 = uint64(seed[r, 0])
     s1 = uint64(seed[r, 1])
     S0 = np.empty(LANES, dtype=np.uint64)
@@ -355,9 +351,6 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
     US = np.empty((n_us, LANES))
     P = np.empty((8, LANES))
     A = np.zeros(LANES, dtype=np.int64)
-    ACELL = np.zeros(LANES, dtype=np.int64)
-    counting = counts.shape[0] > 0
-    n_g = ns_arr.size
     IGA0 = np.zeros(LANES, dtype=np.int64)
     DRUGM = np.zeros(LANES)  # drug effect (times the prior-biologic multiplier)
     DROPP = np.zeros(LANES)  # dropout probability per visit
@@ -393,7 +386,6 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
                 continue
             row = r * n + p_first + lane
             cell = 0
-            acell = 0
             iga0 = 3
             prior = False
             for j in range(n_fac):
@@ -403,7 +395,6 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
                     lev += u >= cdf[j, m]
                 strata_out[row, j] = lev
                 cell = cell * n_lev[j] + lev
-                acell += lev * amult[j]
                 if j == iga_fac:
                     iga0 = iga_map[lev]
                 if j == pb_fac:
@@ -423,7 +414,6 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
             filled[cell] += 1
             arm_out[r, p_first + lane] = a
             A[lane] = a
-            ACELL[lane] = acell
             IGA0[lane] = iga0
             DRUGM[lane] = drug[a] * (pbe if prior else 1.0)
             DROPP[lane] = dropout[a]
@@ -542,44 +532,30 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
                 row0 = r * n + p_first
                 for lane in range(m_lanes):
                     resp[j, row0 + lane] = OK[lane] and respond(kind, ea, eb, now[lane], then[lane])
-        if counting:  # the stratified tables, by prefix-size bucket (first g with patient < ns_arr[g])
-            for lane in range(m_lanes):
-                pidx = p_first + lane
-                b = 0
-                while b < n_g and pidx >= ns_arr[b]:
-                    b += 1
-                if b == n_g:
-                    continue
-                row = r * n + pidx
-                for j in range(n_e):
-                    counts[r, b, j, ACELL[lane], A[lane], 0 if resp[j, row] else 1] += 1
-    if counting:  # buckets -> prefixes
-        for b in range(1, n_g):
-            counts[r, b] += counts[r, b - 1]
 
 
 @njit(nogil=True, cache=True)
-def run_serial(n_rep: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: Any, aux: Any, counts: Any,
-               ns_arr: Any, weeks: Any, g: Any, f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any,
-               rescue_at: Any, jitter: int, cdf: Any, n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any,
-               pb_fac: int, pb_map: Any, mu: Any, zlo: Any, zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any,
-               e_score: Any, e_kind: Any, e_a: Any, e_b: Any, sc: Any, amult: Any) -> None:
+def run_serial(n_rep: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
+               f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, cdf: Any,
+               n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any, zlo: Any,
+               zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any,
+               e_b: Any, sc: Any) -> None:
     for r in range(n_rep):
-        replicate(r, n, seed, arm_out, strata_out, resp, aux, counts, ns_arr, weeks, g, f, drug, iga_eff, riga_str,
-                  dropout, rescue_at, jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu, zlo, zhi, plo,
-                  phi, base, e_visit, e_score, e_kind, e_a, e_b, sc, amult)
+        replicate(r, n, seed, arm_out, strata_out, resp, aux, weeks, g, f, drug, iga_eff, riga_str, dropout, rescue_at,
+                  jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu, zlo, zhi, plo, phi, base,
+                  e_visit, e_score, e_kind, e_a, e_b, sc)
 
 
 @njit(nogil=True, cache=True, parallel=True)
-def run_parallel(n_rep: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: Any, aux: Any, counts: Any,
-                 ns_arr: Any, weeks: Any, g: Any, f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any,
-                 rescue_at: Any, jitter: int, cdf: Any, n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any,
-                 pb_fac: int, pb_map: Any, mu: Any, zlo: Any, zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any,
-                 e_score: Any, e_kind: Any, e_a: Any, e_b: Any, sc: Any, amult: Any) -> None:
+def run_parallel(n_rep: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
+                 f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int,
+                 cdf: Any, n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any,
+                 zlo: Any, zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any,
+                 e_a: Any, e_b: Any, sc: Any) -> None:
     for r in prange(n_rep):
-        replicate(r, n, seed, arm_out, strata_out, resp, aux, counts, ns_arr, weeks, g, f, drug, iga_eff, riga_str,
-                  dropout, rescue_at, jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu, zlo, zhi, plo,
-                  phi, base, e_visit, e_score, e_kind, e_a, e_b, sc, amult)
+        replicate(r, n, seed, arm_out, strata_out, resp, aux, weeks, g, f, drug, iga_eff, riga_str, dropout, rescue_at,
+                  jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu, zlo, zhi, plo, phi, base,
+                  e_visit, e_score, e_kind, e_a, e_b, sc)
 
 
 @njit(nogil=True, cache=True)

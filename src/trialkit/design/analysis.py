@@ -97,10 +97,7 @@ SUM_KEYS = ("replicates", "rejected", "raw", "split", "claims", "coprimary", "al
 
 def analyse(out: Outcomes, lay: Layout, n: int) -> dict[str, np.ndarray]:
     """Analyse the first ``n`` patients of every trial; return sums over the chunk's replicates."""
-    if out.counts is not None and n in out.count_ns:  # counted by the kernel
-        counts = np.moveaxis(out.counts[:, out.count_ns.index(n)], 1, 0).astype(float)
-    else:
-        counts = stratified_counts(out, n, lay.n_strata, len(lay.arms))
+    counts = stratified_counts(out, n, lay.n_strata, len(lay.arms))
     r = counts.shape[1]
     tab = np.stack([counts[:, :, :, [a, lay.placebo], :] for a in lay.active], axis=1)  # (E, D, R, K, 2, 2)
     test = stats.mh_test(tab)

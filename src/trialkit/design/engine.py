@@ -69,7 +69,7 @@ def run_chunk(study: Study, n_sim: int, ns: list[int], replicates: int, seed: in
     if cache is not None and index in cache:
         out = cache[index]
     elif backend == "numba":
-        out = simulate_outcomes_numba(study, n_sim, replicates, chunk_seed(seed, index), eps, count_ns=ns)
+        out = simulate_outcomes_numba(study, n_sim, replicates, chunk_seed(seed, index), eps)
     else:
         out = simulate_outcomes(study, n_sim, replicates, chunk_seed(seed, index), array_backend(backend, xp), eps)
     if cache is not None:

@@ -149,26 +149,19 @@ def study_arrays(study: Study, endpoints: list[Endpoint]) -> dict[str, Any]:
                    m.dropout_worsening_multiplier, math.log(m.rescue_if_easi_ratio_above), m.rescue_prob_per_visit,
                    m.rescue_effect, m.iga_per_log_easi, m.iga_visit_sd, m.riga_visit_sd, m.eligibility_min_easi, sd,
                    float(study.intercurrent_events.rescue == "non-responder")])
-    # analysis stratum = mixed-radix index of the stratify_by factors' levels (first factor slowest), as cell_index
-    amult = np.zeros(max(f_n, 1), dtype=np.int64)
-    radix = 1
-    for sid in reversed(study.analysis.stratify_by):
-        j = ids.index(sid)
-        amult[j] = radix
-        radix *= len(study.strata[j].levels)
     return dict(
         weeks=weeks, g=1.0 - np.exp(-t / m.placebo_onset_weeks), f=1.0 - np.exp(-t / m.drug_onset_weeks),
         drug=av["drug_effect"], iga_eff=av["iga_effect"], riga_str=av["riga_strictness"], dropout=av["dropout"],
         rescue_at=rescue_at, jitter=int(jitter), cdf=cdf, n_lev=n_lev, n_fac=f_n, iga_fac=iga_fac,
         iga_map=iga_map, pb_fac=pb_fac, pb_map=pb_map, mu=mu, zlo=zlo, zhi=zhi, plo=special.ndtr(zlo),
         phi=special.ndtr(zhi), base=base, e_visit=e_visit, e_score=e_score, e_kind=e_kind, e_a=e_a, e_b=e_b,
-        sc=sc, amult=amult, n_strata=radix,
+        sc=sc,
     )
 
 
 _ORDER = ("weeks", "g", "f", "drug", "iga_eff", "riga_str", "dropout", "rescue_at", "jitter", "cdf", "n_lev",
           "n_fac", "iga_fac", "iga_map", "pb_fac", "pb_map", "mu", "zlo", "zhi", "plo", "phi", "base", "e_visit",
-          "e_score", "e_kind", "e_a", "e_b", "sc", "amult")
+          "e_score", "e_kind", "e_a", "e_b", "sc")
 
 
 @lru_cache(maxsize=1)
@@ -188,13 +181,10 @@ def _seeds(seed: np.random.SeedSequence, k: int) -> np.ndarray:
 
 def simulate_chunk(study: Study, endpoints: list[Endpoint], n: int, replicates: int,
                    seed: np.random.SeedSequence, parallel: bool = False, arrays: dict[str, Any] | None = None,
-                   aux: np.ndarray | None = None, count_ns: list[int] | None = None,
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Arms (R, n) int8, strata (R n, F) int8, composite responder flags (E, R n) bool and, if ``count_ns`` is
-    given, the stratified tables (R, G, E, K, A, 2) int32 of the first ``count_ns[g]`` patients of each trial
-    (K analysis strata; column 0 = responders), counted in the kernel; a replicate's numbers depend only on the seed
-    and its position in the chunk. ``parallel=True`` uses numba's thread pool: do not call it from several threads at
-    once.
+                   aux: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arms (R, n) int8, strata (R n, F) int8 and composite responder flags (E, R n) bool of ``replicates`` trials
+    of ``n`` patients; a replicate's numbers depend only on the seed and its position in the chunk.
+    ``parallel=True`` uses numba's thread pool: do not call it from several threads at once.
 
     ``aux`` (R n, 3) float, if given, receives each patient's recorded baseline EASI, rescue visit and
     discontinuation visit (-1: none; both followed only up to the last endpoint visit, and a discontinuation is
@@ -206,12 +196,9 @@ def simulate_chunk(study: Study, endpoints: list[Endpoint], n: int, replicates: 
     strata = np.zeros((r * n, max(d["n_fac"], 1)), dtype=np.int8)
     resp = np.zeros((len(endpoints), r * n), dtype=np.bool_)
     aux = np.zeros((0, 3)) if aux is None else aux
-    ns_arr = np.array(sorted(count_ns or []), dtype=np.int64)
-    counts = np.zeros((r if count_ns else 0, ns_arr.size, len(endpoints), d["n_strata"], len(study.arms), 2),
-                      dtype=np.int32)
     run = kern.run_parallel if parallel else kern.run_serial
-    run(r, int(n), _seeds(seed, r), arm, strata, resp, aux, counts, ns_arr, *(d[name] for name in _ORDER))
-    return arm, strata[:, : d["n_fac"]], resp, (counts if count_ns else None)
+    run(r, int(n), _seeds(seed, r), arm, strata, resp, aux, *(d[name] for name in _ORDER))
+    return arm, strata[:, : d["n_fac"]], resp
 
 
 def standard_normals(seed: int, size: int) -> np.ndarray:

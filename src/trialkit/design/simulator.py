@@ -33,10 +33,6 @@ class Outcomes:
     arm: np.ndarray  # (R, n) int8, index into study.arms
     stratum: np.ndarray  # (R, n) int16, analysis stratum (combination of study.analysis.stratify_by levels)
     resp: np.ndarray  # (E, R, n) bool, composite responder at the endpoint's visit
-    #: optional stratified tables (R, G, E, K, A, 2) of the first ``count_ns[g]`` patients (column 0 = responders),
-    #: counted by the compiled kernel; the analysis counts ``resp`` itself for any other sample size
-    counts: np.ndarray | None = None
-    count_ns: tuple[int, ...] = ()
 
     @property
     def replicates(self) -> int:
@@ -44,8 +40,7 @@ class Outcomes:
 
     @property
     def nbytes(self) -> int:
-        extra = 0 if self.counts is None else self.counts.nbytes
-        return int(self.arm.nbytes + self.stratum.nbytes + self.resp.nbytes + extra)
+        return int(self.arm.nbytes + self.stratum.nbytes + self.resp.nbytes)
 
 
 def design_endpoints(study: Study) -> list[Endpoint]:
@@ -108,19 +103,17 @@ def simulate_outcomes(study: Study, n: int, replicates: int, seed: np.random.See
 
 
 def simulate_outcomes_numba(study: Study, n: int, replicates: int, seed: np.random.SeedSequence,
-                            endpoints: list[Endpoint] | None = None, parallel: bool = False,
-                            count_ns: list[int] | None = None) -> Outcomes:
+                            endpoints: list[Endpoint] | None = None, parallel: bool = False) -> Outcomes:
     """:func:`simulate_outcomes` with the compiled kernel of :mod:`trialkit.design.fast` (numba): the same model
     and randomization, equal in distribution (not bit for bit) to the numpy path; reproducible per seed and
-    replicate position, whatever the threads. With ``count_ns`` the kernel also counts the stratified tables of
-    those sample sizes (``Outcomes.counts``)."""
+    replicate position, whatever the threads."""
     from trialkit.design.fast import simulate_chunk
 
     eps = design_endpoints(study) if endpoints is None else endpoints
     r = int(replicates)
-    arms, strata, resp, counts = simulate_chunk(study, eps, n, r, seed, parallel, count_ns=count_ns)
+    arms, strata, resp = simulate_chunk(study, eps, n, r, seed, parallel)
     ids = [s.id for s in study.strata]
     cols = [ids.index(s) for s in study.analysis.stratify_by]
     stratum = (cell_index(strata[:, cols], analysis_levels(study)) if cols else np.zeros(r * n, dtype=np.int16))
-    return Outcomes(arm=arms, stratum=stratum.reshape(r, n), resp=resp.reshape(len(eps), r, n), counts=counts,
-                    count_ns=tuple(sorted(count_ns or [])))
+    return Outcomes(arm=arms, stratum=stratum.reshape(r, n), resp=resp.reshape(len(eps), r, n))
+
