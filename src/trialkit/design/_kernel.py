@@ -213,8 +213,8 @@ def lane_next(S0: Any, S1: Any, lane: int) -> Any:
 KI21 = (KI1024 >> np.uint64(31)).astype(np.int64)
 M21 = np.rint(WI1024 * 2.0**81).astype(np.int64)  # WI1024 * 2**31 (21-bit magnitudes) * 2**50
 assert M21.max() < 2**32 and KI21.max() < 2**21
-ZT21 = (M21 << 21) | KI21
-WS21 = np.concatenate([M21, -M21]) * 2.0**-50  # the same widths, signed, for the rare path
+ZT21 = np.concatenate([(M21 << 21) | KI21, (-M21 << 21) | KI21])  # by layer and sign (low 11 bits): signed width
+WS21 = np.concatenate([M21, -M21]) * 2.0**-50  # the same signed widths as floats, for the rare path
 FI21 = FI1024.copy()
 
 
@@ -263,14 +263,12 @@ def lane_normals(S0: Any, S1: Any, Z: Any, rows: int, s0: Any, s1: Any) -> Any:
             u = lane_next(S0, S1, lane)
             ra = int64(u & uint64(0xFFFFFFFF))
             rb = int64(u >> uint64(32))
-            ta = ZT21[ra & 0x3FF]
-            tb = ZT21[rb & 0x3FF]
+            ta = ZT21[ra & 0x7FF]
+            tb = ZT21[rb & 0x7FF]
             oka = (ra >> 11) < (ta & 0x1FFFFF)
             okb = (rb >> 11) < (tb & 0x1FFFFF)
-            xa = float((ra >> 11) * (ta >> 21)) * 2.0**-50
+            xa = float((ra >> 11) * (ta >> 21)) * 2.0**-50  # arithmetic shift: the signed width
             xb = float((rb >> 11) * (tb >> 21)) * 2.0**-50
-            xa = -xa if (ra >> 10) & 1 else xa
-            xb = -xb if (rb >> 10) & 1 else xb
             Z[q, lane] = xa if oka else _MARK - float(ra)
             Z[q + 1, lane] = xb if okb else _MARK - float(rb)
             bad |= ~(oka & okb)
