@@ -29,54 +29,11 @@ import platform
 from fractions import Fraction as F
 from pathlib import Path
 
+# Algorithms 1 and 2 in exact arithmetic: the sibling script's (this directory is on sys.path when run as a script)
+from bretz2009_examples import adjusted, sequential
+
 EPS = F(1, 10**9)
 ALPHA = F(5, 100)
-
-
-def remove(w, g, j):
-    """Algorithm 1, step 2: the graph after rejecting H_j (weights w, transitions g; exact)."""
-    m = len(w)
-    w2 = [w[l] + w[j] * g[j][l] if l != j else F(0) for l in range(m)]
-    g2 = [[F(0)] * m for _ in range(m)]
-    for l in range(m):
-        for k in range(m):
-            if l == k or l == j or k == j:
-                continue
-            den = 1 - g[l][j] * g[j][l]
-            g2[l][k] = (g[l][k] + g[l][j] * g[j][k]) / den if den != 0 else F(0)
-    return w2, g2
-
-
-def algorithm1(w, g, p, alpha):
-    """Sequentially rejective Bonferroni (the shortcut): the rejection order."""
-    m = len(w)
-    active = set(range(m))
-    order = []
-    while active:
-        cand = [i for i in active if w[i] > 0 and p[i] <= w[i] * alpha]
-        if not cand:
-            break
-        j = min(cand, key=lambda i: (p[i] / w[i], i))
-        order.append(j)
-        w, g = remove(w, g, j)
-        active.discard(j)
-    return order
-
-
-def algorithm2(w, g, p):
-    """Adjusted p-values (Algorithm 2)."""
-    m = len(w)
-    active = set(range(m))
-    adj = [F(1)] * m
-    qmax = F(0)
-    while active:
-        j = min(active, key=lambda i: (p[i] / w[i] if w[i] > 0 else F(10**9), i))
-        q = p[j] / w[j] if w[j] > 0 else F(1)
-        qmax = max(qmax, q)
-        adj[j] = min(qmax, F(1))
-        w, g = remove(w, g, j)
-        active.discard(j)
-    return adj
 
 
 def zeros(m):
@@ -138,22 +95,18 @@ def examples():
 def check(ex):
     """Recompute the printed values exactly; stop on disagreement."""
     names = [f"H{i + 1}" for i in range(len(ex["weights"]))]
-    order = algorithm1(ex["weights"], ex["transitions"], ex["pvalues"], ALPHA)
+    order, graphs = sequential(ex["weights"], ex["transitions"], ex["pvalues"], ALPHA)
     pr = ex["printed"]
     rejected = [i in order for i in range(len(names))]
     assert rejected == pr["rejected"], (ex["name"], rejected)
     if "rejection_order" in pr:
         assert [names[i] for i in order] == pr["rejection_order"], ex["name"]
     if "adjusted_pvalues" in pr:
-        adj = algorithm2(ex["weights"], ex["transitions"], ex["pvalues"])
+        adj = adjusted(ex["weights"], ex["transitions"], ex["pvalues"])
         assert [round(float(a), 3) for a in adj] == pr["adjusted_pvalues"], (ex["name"], adj)
-    w, g = ex["weights"], ex["transitions"]
-    for j in order:
-        w, g = remove(w, g, j)
-        after = pr.get("levels_after", {}).get(names[j])
-        if after:
-            for h, lev in after.items():
-                assert abs(float(w[names.index(h)] * ALPHA) - lev) < 1e-8, (ex["name"], h)
+    for j, (w, g) in zip(order, graphs, strict=True):  # the graph after each rejection
+        for h, lev in pr.get("levels_after", {}).get(names[j], {}).items():
+            assert abs(float(w[names.index(h)] * ALPHA) - lev) < 1e-8, (ex["name"], h)
         tr = pr.get("transition_after", {}).get(names[j])
         if tr:
             assert g[names.index(tr["from"])][names.index(tr["to"])] == F(1), ex["name"]
