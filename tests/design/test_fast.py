@@ -53,6 +53,34 @@ def test_kernel_lane_normals_are_standard_normal():
     assert np.isclose(wi[-1] * 2.0**52, 4.038849846109504) and fi[0] == 1.0 and np.all(np.diff(fi[1:]) < 0)
 
 
+
+def test_kernel_normal_cdf_and_exp_match_scipy_and_numpy():
+    """The call-free normal CDF of the kernel (Marsaglia's series within |z| <= 4, erfc beyond), which gives the
+    baseline's position within the eligible range, and its exponential, against scipy's ``ndtr`` and ``np.exp``."""
+    from numba import njit
+    from scipy import special
+
+    from trialkit.design import _kernel as k
+
+    z = np.concatenate([np.linspace(-k.PHI_Z, k.PHI_Z, 32 * 4001), [0.0, -1e-300, 1e-12, -k.PHI_Z, k.PHI_Z]])
+    z = np.concatenate([z, np.zeros(-z.size % 32)])
+    got = z.copy()
+    for i in range(0, z.size, 32):
+        k.phi_lanes(got[i:i + 32])
+    assert np.abs(got - special.ndtr(z)).max() < 2e-15
+
+    @njit
+    def scalar(f, x):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out[i] = f(x[i])
+        return out
+
+    wide = np.array([-8.0, -5.0, -4.0000001, 4.0000001, 6.0, 9.0, -37.5])
+    assert np.allclose(scalar(k.phi_cdf, wide), special.ndtr(wide), rtol=1e-13, atol=0)
+    x = np.concatenate([-np.geomspace(1e-300, 700, 20001), np.linspace(-50, 50, 2001)])
+    assert np.abs(scalar(k.exp_small, x) / np.exp(x) - 1).max() < 5e-14
+
 def _numpy_side(s, seed):
     """The fused numpy model's baseline, trajectory and intercurrent events for REPS trials (its own draws)."""
     rng = np.random.Generator(np.random.SFC64(seed))

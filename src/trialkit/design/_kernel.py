@@ -13,8 +13,10 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import int64, njit, prange, uint64
+from llvmlite import ir
+from numba import int64, njit, prange, types, uint64
 from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
 from trialkit.design.fast import FI as _FI
 from trialkit.design.fast import FI1024, KI, KI1024, LOG_HALF_STEPS, LOG_SIGN_W, W_REGION, WI, WI1024, ZIG_R, ZIG_R1024
@@ -147,6 +149,97 @@ def normal2(s0: Any, s1: Any) -> Any:
     return a, b, s0, s1
 
 
+
+@intrinsic
+def _bits_as_float(typingctx: Any, x: Any) -> Any:
+    """The float64 whose bit pattern is the int64 ``x`` (LLVM ``bitcast``; vectorizes)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+LOG2E = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01  # ln 2 split as in fdlibm's exp: k * LN2_HI is exact for |k| < 2**20
+LN2_LO = 1.90821492927058770002e-10
+EXP_C = np.array([1.0 / math.factorial(k) for k in range(14)])
+
+
+@_inl
+def exp_small(x: float) -> float:
+    """exp(x) for -700 <= x <= 700 without a call (so loops over lanes vectorize): x = k ln 2 + r, |r| <= ln 2 / 2,
+    e**r by its Taylor polynomial of degree 13 (remainder < 3e-17 relative), 2**k from the exponent bits
+    (Tang 1989; Muller, Elementary Functions, ch. 11). Relative error about 1e-14."""
+    k = math.floor(x * LOG2E + 0.5)
+    r = (x - k * LN2_HI) - k * LN2_LO
+    r2 = r * r
+    pe = EXP_C[12]
+    po = EXP_C[13]
+    for j in range(5, -1, -1):
+        pe = pe * r2 + EXP_C[2 * j]
+        po = po * r2 + EXP_C[2 * j + 1]
+    p = pe + r * po
+    return p * _bits_as_float((int64(k) + 1023) << 52)
+
+
+def _phi_series_coefficients(zmax: float, tol: float = 1e-17) -> np.ndarray:
+    """1 / (2k + 1)!!, k = 0, 1, ..., enough terms that the series below leaves out less than ``tol`` for
+    |z| <= ``zmax`` (once the ratio of successive terms, z**2 / (2k + 3), is below 1/2, the rest is at most the
+    last term kept)."""
+    a = [1.0]
+    phi_max = math.exp(-0.5 * zmax * zmax) / math.sqrt(2.0 * math.pi)
+    while True:
+        k = len(a)
+        a.append(a[-1] / (2 * k + 1))
+        if zmax * zmax / (2 * k + 3) < 0.5 and zmax ** (2 * k + 1) * a[-1] * phi_max < tol:
+            return np.array(a)
+
+
+#: Phi(z) = 1/2 + phi(z) sum_k z**(2k+1) / (2k+1)!! (Marsaglia 2004, J Stat Softw 11(4)), a series of positive
+#: terms, used for |z| <= PHI_Z (44 terms); beyond it, ``math.erfc``.
+PHI_Z = 4.0
+_PHI_A = _phi_series_coefficients(PHI_Z)
+PHI_N4 = -(-_PHI_A.size // 4)
+PHI_A4 = np.zeros((4, PHI_N4))  # coefficient k in row k % 4, column k // 4
+PHI_A4[np.arange(_PHI_A.size) % 4, np.arange(_PHI_A.size) // 4] = _PHI_A
+
+
+@_inl
+def phi_series(z: float) -> float:
+    """Standard normal CDF for |z| <= PHI_Z by Marsaglia's series, within 1e-15 of ``ndtr``; the polynomial in
+    w = z**2 as four interleaved Horner chains in w**4 (shorter dependency chains); no branch or call, so a loop
+    over lanes vectorizes."""
+    w = z * z
+    w2 = w * w
+    w4 = w2 * w2
+    q0 = PHI_A4[0, PHI_N4 - 1]
+    q1 = PHI_A4[1, PHI_N4 - 1]
+    q2 = PHI_A4[2, PHI_N4 - 1]
+    q3 = PHI_A4[3, PHI_N4 - 1]
+    for j in range(PHI_N4 - 2, -1, -1):
+        q0 = q0 * w4 + PHI_A4[0, j]
+        q1 = q1 * w4 + PHI_A4[1, j]
+        q2 = q2 * w4 + PHI_A4[2, j]
+        q3 = q3 * w4 + PHI_A4[3, j]
+    p = (q0 + w * q1) + w2 * (q2 + w * q3)
+    return 0.5 + z * p * exp_small(-0.5 * w) * 0.3989422804014327
+
+
+@_jit
+def phi_lanes(x: Any) -> None:
+    """``x[:] = Phi(x)`` for |x| <= PHI_Z. A function of its own: inlined into the kernel, LLVM leaves this loop
+    scalar (about 12 ns per patient instead of 3)."""
+    for lane in range(LANES):
+        x[lane] = phi_series(x[lane])
+
+
+@_inl
+def phi_cdf(z: float) -> float:
+    """Standard normal CDF (scalar): the series within PHI_Z, ``erfc`` beyond."""
+    if abs(z) <= PHI_Z:
+        return phi_series(z)
+    return 0.5 * math.erfc(-z * 0.7071067811865476)
+
+
 T1, T2, T3, T4, T5, T6 = (float(x) for x in LOG_HALF_STEPS)  # log(m - 1/2), m = 1..6
 LW0, LW1, LW2, LW3 = (float(x) for x in LOG_SIGN_W)  # log sign weights
 
@@ -236,29 +329,15 @@ _MARK = -1e10  # a candidate that failed the fast test is kept in Z as _MARK - (
 
 
 @_inl
-def lane_fix(Z: Any, q: int, s0: Any, s1: Any) -> Any:
-    """Finish the marked candidates of row ``q`` (see :func:`lane_normals`) as :func:`zig32` does, with fresh
-    draws from the scalar stream ``s0, s1`` (independent of the candidates, so the result is exact; the lanes' own
-    states are not touched)."""
-    mask = 0
+def lane_normals(S0: Any, S1: Any, Z: Any, rows: int, s0: Any, s1: Any, bad: Any) -> Any:
+    """``Z[:rows]`` (``rows`` even, at most 64): standard normals for every lane, two per 64-bit output, each from a
+    32-bit candidate of a 1024-layer ziggurat (10 bits layer, 1 sign, 21 magnitude). The loop over lanes
+    vectorizes; the rare candidates that fail the fast test (0.43 %) are marked (a bit per row in each lane's mask)
+    and then finished one by one by :func:`normal_slow1024` from the scalar stream ``s0, s1``, whose new state is
+    returned (independent of the candidates, so the result is exact; the lanes' own states are not touched)."""
     for lane in range(LANES):
-        mask |= int64(Z[q, lane] < -1.0e9) << lane
-    while mask:
-        lane = trailing_zeros(mask)
-        mask &= mask - 1
-        x, s0, s1 = normal_slow1024(s0, s1, int64(_MARK - Z[q, lane]))
-        Z[q, lane] = x
-    return s0, s1
-
-
-@_inl
-def lane_normals(S0: Any, S1: Any, Z: Any, rows: int, s0: Any, s1: Any) -> Any:
-    """``Z[:rows]``: standard normals for every lane, two per 64-bit output, each from a 32-bit candidate of a
-    1024-layer ziggurat (10 bits layer, 1 sign, 21 magnitude). The loop over lanes vectorizes; the rare candidates
-    that fail the fast test (0.43 %) are marked and then finished by :func:`lane_fix` from the scalar stream
-    ``s0, s1``, whose new state is returned."""
+        bad[lane] = 0
     for q in range(0, rows, 2):
-        bad = False
         for lane in range(LANES):
             u = lane_next(S0, S1, lane)
             ra = int64(u & uint64(0xFFFFFFFF))
@@ -271,10 +350,13 @@ def lane_normals(S0: Any, S1: Any, Z: Any, rows: int, s0: Any, s1: Any) -> Any:
             xb = float((rb >> 11) * (tb >> 21)) * 2.0**-50
             Z[q, lane] = xa if oka else _MARK - float(ra)
             Z[q + 1, lane] = xb if okb else _MARK - float(rb)
-            bad |= ~(oka & okb)
-        if bad:  # about one pair of rows in eight
-            s0, s1 = lane_fix(Z, q, s0, s1)
-            s0, s1 = lane_fix(Z, q + 1, s0, s1)
+            bad[lane] |= (int64(~oka) << q) | (int64(~okb) << (q + 1))
+    for lane in range(LANES):  # about 5 candidates in a call of 34 rows
+        m = bad[lane]
+        while m:
+            q = trailing_zeros(m)
+            m &= m - 1
+            Z[q, lane], s0, s1 = normal_slow1024(s0, s1, int64(_MARK - Z[q, lane]))
     return s0, s1
 
 
@@ -340,7 +422,9 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
     blocks = np.empty((n_cells, bsize), dtype=np.int8)
     filled = np.full(n_cells, bsize, dtype=np.int64)  # next slot of the cell's current block
     early_stop = rnr and jitter == 0
-    sqrt_half = math.sqrt(0.5)
+    z_wide = False
+    for i in range(zlo.size):
+        z_wide |= max(-zlo[i], zhi[i]) > PHI_Z
     nz = max(_NB, _NV, last + (last % 2))
     Z = np.empty((nz, LANES))
     U = np.empty((2 * last, LANES))
@@ -369,6 +453,7 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
     DROP = np.zeros(LANES, dtype=np.int64)
     OK = np.zeros(LANES, dtype=np.bool_)
     JIT = np.zeros((v, LANES), dtype=np.int64)
+    BAD = np.zeros(LANES, dtype=np.int64)
     for p_first in range(0, n, LANES):
         m_lanes = min(LANES, n - p_first)
         # strata (uniforms from the lanes), randomization cell and permuted-block treatment, patient by patient
@@ -418,15 +503,30 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
             IGAE[lane] = iga_eff[a]
             RIGAS[lane] = riga_str[a]
         # baseline: truncated log-normal latent EASI, regional pattern, recorded EASI (all lanes at once)
-        s0, s1 = lane_normals(S0, S1, Z, _NB, s0, s1)
-        for lane in range(LANES):
+        s0, s1 = lane_normals(S0, S1, Z, _NB, s0, s1, BAD)
+        for lane in range(LANES):  # rejection outside the eligible range (fresh draws from the trial stream)
             i0 = IGA0[lane]
             z = Z[0, lane]
-            while z < zlo[i0] or z > zhi[i0]:  # rejection outside the eligible range (fresh draws: trial stream)
-                z, s0, s1 = normal(s0, s1)
+            if z < zlo[i0] or z > zhi[i0]:
+                while z < zlo[i0] or z > zhi[i0]:
+                    z, s0, s1 = normal(s0, s1)
+                Z[0, lane] = z
+        for lane in range(LANES):  # vectorizes
+            i0 = IGA0[lane]
+            z = Z[0, lane]
             LE0[lane] = mu[i0] + lsd * z  # log latent EASI (at most log 72: the truncation)
-            U0[lane] = (0.5 * math.erfc(-z * sqrt_half) - plo[i0]) / (phi[i0] - plo[i0])
+            U0[lane] = min(max(z, -PHI_Z), PHI_Z)
             B[lane] = Z[33, lane]
+        phi_lanes(U0)
+        for lane in range(LANES):
+            i0 = IGA0[lane]
+            U0[lane] = (U0[lane] - plo[i0]) / (phi[i0] - plo[i0])
+        if z_wide:  # an eligible range beyond PHI_Z (not IGNITE's)
+            for lane in range(LANES):
+                z = Z[0, lane]
+                if abs(z) > PHI_Z:
+                    i0 = IGA0[lane]
+                    U0[lane] = (phi_cdf(z) - plo[i0]) / (phi[i0] - plo[i0])
         for q in range(8):
             for lane in range(LANES):
                 P[q, lane] = Z[1 + q, lane]
@@ -442,7 +542,7 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
                 while z < zlo[i0] or z > zhi[i0]:
                     z, s0, s1 = normal(s0, s1)
                 le0 = mu[i0] + lsd * z
-                u0 = (0.5 * math.erfc(-z * sqrt_half) - plo[i0]) / (phi[i0] - plo[i0])
+                u0 = (phi_cdf(z) - plo[i0]) / (phi[i0] - plo[i0])
                 p0, p1, s0, s1 = normal2(s0, s1)
                 p2, p3, s0, s1 = normal2(s0, s1)
                 p4, p5, s0, s1 = normal2(s0, s1)
@@ -456,7 +556,7 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
             P[0, lane], P[1, lane], P[2, lane], P[3, lane] = p0, p1, p2, p3
             P[4, lane], P[5, lane], P[6, lane], P[7, lane] = p4, p5, p6, p7
         # trajectory, discontinuation and rescue up to the last endpoint visit
-        s0, s1 = lane_normals(S0, S1, Z, last + (last % 2), s0, s1)
+        s0, s1 = lane_normals(S0, S1, Z, last + (last % 2), s0, s1, BAD)
         lane_uniforms(S0, S1, U, 2 * last)
         for lane in range(LANES):
             RESC[lane] = -1
@@ -509,7 +609,7 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
                 continue
             for lane in range(LANES):
                 LE[lane] = LE0[lane] + ETA[k, lane]  # log latent EASI
-            s0, s1 = lane_normals(S0, S1, Z, _NV, s0, s1)
+            s0, s1 = lane_normals(S0, S1, Z, _NV, s0, s1, BAD)
             lane_recorded(LE, P, Z, 0, REC)
             fk = f[k]
             for lane in range(LANES):  # latent vIGA-AD and rIGA (vectorizes)
@@ -578,6 +678,7 @@ def lane_sample(seed: Any, out: Any) -> None:
         x, S0[lane] = splitmix64(x)
         x, S1[lane] = splitmix64(x)
     Z = np.empty((32, LANES))
+    BAD = np.zeros(LANES, dtype=np.int64)
     for b in range(out.shape[0]):
-        s0, s1 = lane_normals(S0, S1, Z, 32, s0, s1)
+        s0, s1 = lane_normals(S0, S1, Z, 32, s0, s1, BAD)
         out[b] = Z

@@ -41,7 +41,9 @@ CHUNK_PATIENTS = 200_000
 #: Default number of threads of the numpy backend (at most this many chunks in flight).
 MAX_THREADS = 4
 BACKENDS = ("numpy", "numba", "dask", "dask-numba", "cupy")
-CHECKPOINT_FORMAT = 2  # 2: fused model (trialkit.design.model), SFC64 streams
+#: 2: fused model (trialkit.design.model), SFC64 streams; 3: the numba kernel's rare ziggurat candidates finished
+#: in another order (its numbers changed).
+CHECKPOINT_FORMAT = 3
 
 
 def default_chunk_size(n: int) -> int:
