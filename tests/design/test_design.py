@@ -126,19 +126,10 @@ def test_dask_local_cluster_matches_numpy():
         assert np.array_equal(a.totals[k], b.totals[k]), k
 
 
-def test_checkpoint_resume(tmp_path):
+def test_checkpoint_resume(tmp_path, interrupted_run):
     kw = dict(n_sim=150, ns=[150], replicates=25, seed=7, chunk_size=5, workers=1)
     full = engine.run(STUDY, **kw)
-
-    class Stop(Exception):
-        pass
-
-    def stop_after_two(i):
-        if i == 1:
-            raise Stop
-
-    with pytest.raises(Stop):
-        engine.run(STUDY, checkpoint=tmp_path, on_chunk=stop_after_two, **kw)
+    interrupted_run(STUDY, tmp_path, **kw)
     assert len(list(tmp_path.rglob("chunk_*.npz"))) == 2
     resumed = engine.run(STUDY, checkpoint=tmp_path, **kw)
     assert sorted(resumed.resumed_chunks) == [0, 1] and sorted(resumed.computed_chunks) == [2, 3, 4]

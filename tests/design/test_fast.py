@@ -206,21 +206,12 @@ def test_dask_local_cluster_with_numba_workers_matches_numba():
         assert np.array_equal(a.totals[k], b.totals[k]), k
 
 
-def test_numba_backend_checkpoint_resume(tmp_path):
+def test_numba_backend_checkpoint_resume(tmp_path, interrupted_run):
     kw = dict(n_sim=150, ns=[150], replicates=20, seed=7, chunk_size=5, workers=1, backend="numba")
     full = engine.run(STUDY, **kw)
     plain = engine.run(STUDY, **{**kw, "backend": "numpy"})
     assert not np.array_equal(full.totals["pooled"], plain.totals["pooled"])  # its own streams
-
-    class Stop(Exception):
-        pass
-
-    def stop(i):
-        if i == 1:
-            raise Stop
-
-    with pytest.raises(Stop):
-        engine.run(STUDY, checkpoint=tmp_path, on_chunk=stop, **kw)
+    interrupted_run(STUDY, tmp_path, **kw)
     resumed = engine.run(STUDY, checkpoint=tmp_path, **kw)
     assert sorted(resumed.resumed_chunks) == [0, 1]
     for k in full.totals:

@@ -82,6 +82,15 @@ def tail(s0: Any, s1: Any, negative: int, edge: float = ZIG_R) -> Any:
             return (-(edge + xx) if negative else edge + xx), s0, s1
 
 
+@_inl
+def in_wedge(f_below: float, f_at: float, x: float, s0: Any, s1: Any) -> Any:
+    """The ziggurat's wedge test for a candidate ``x`` of a layer whose density runs from ``f_at`` (its outer edge)
+    to ``f_below`` (the edge of the layer below): accept when a uniform point under the layer's rectangle lies
+    under the density. Returns (accepted, new state)."""
+    u, s0, s1 = uniform(s0, s1)
+    return (f_below - f_at) * u + f_at < math.exp(-0.5 * x * x), s0, s1
+
+
 @_jit
 def normal_slow(s0: Any, s1: Any, r: int) -> Any:
     """The ziggurat's rare path (wedges and tail), then fresh tries."""
@@ -93,8 +102,8 @@ def normal_slow(s0: Any, s1: Any, r: int) -> Any:
             return x, s0, s1
         if idx == 0:
             return tail(s0, s1, (r >> 8) & 1)
-        u, s0, s1 = uniform(s0, s1)
-        if (FI[idx - 1] - FI[idx]) * u + FI[idx] < math.exp(-0.5 * x * x):
+        ok, s0, s1 = in_wedge(FI[idx - 1], FI[idx], x, s0, s1)
+        if ok:
             return x, s0, s1
         w, s0, s1 = nx(s0, s1)
         r = int64(w >> uint64(11))
@@ -124,8 +133,8 @@ def normal_slow32(s0: Any, s1: Any, r: int) -> Any:
     x = float(r >> 9) * WI23[idx] * (1.0 - 2.0 * float((r >> 8) & 1))
     if idx == 0:
         return tail(s0, s1, (r >> 8) & 1)
-    u, s0, s1 = uniform(s0, s1)
-    if (FI[idx - 1] - FI[idx]) * u + FI[idx] < math.exp(-0.5 * x * x):
+    ok, s0, s1 = in_wedge(FI[idx - 1], FI[idx], x, s0, s1)
+    if ok:
         return x, s0, s1
     w, s0, s1 = nx(s0, s1)
     return normal_slow(s0, s1, int64(w >> uint64(11)))
@@ -319,8 +328,8 @@ def normal_slow1024(s0: Any, s1: Any, r: int) -> Any:
     x = float(r >> 11) * WS21[r & 0x7FF]
     if idx == 0:
         return tail(s0, s1, (r >> 10) & 1, ZIG_R1024)
-    u, s0, s1 = uniform(s0, s1)
-    if (FI21[idx - 1] - FI21[idx]) * u + FI21[idx] < math.exp(-0.5 * x * x):
+    ok, s0, s1 = in_wedge(FI21[idx - 1], FI21[idx], x, s0, s1)
+    if ok:
         return x, s0, s1
     return normal(s0, s1)
 
@@ -507,7 +516,7 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
         for lane in range(LANES):  # rejection outside the eligible range (fresh draws from the trial stream)
             i0 = IGA0[lane]
             z = Z[0, lane]
-            if z < zlo[i0] or z > zhi[i0]:
+            if z < zlo[i0] or z > zhi[i0]:  # (written back only when redrawn: a scalar store stalls vector loads)
                 while z < zlo[i0] or z > zhi[i0]:
                     z, s0, s1 = normal(s0, s1)
                 Z[0, lane] = z
