@@ -257,3 +257,24 @@ def test_analysis_sums_equal_direct_per_patient_sums():
                 cell = (arm == a) & (st == s)
                 assert got["pooled"][e, s, a, 0] == (resp[e] & cell).sum()
                 assert got["pooled"][e, s, a, 1] == (~resp[e] & cell).sum()
+
+
+def test_compiled_tables_equal_bincount_tables():
+    """The compiled table counter gives the same integers as numpy's bincount, per replicate, endpoint, dose and
+    stratum, at several (unsorted, repeated) prefix sizes; and one patient's flag moves exactly one count."""
+    from trialkit.design.analysis import outcome_tables, study_layout
+
+    eps = design_endpoints(STUDY)
+    lay = study_layout(STUDY)
+    out = simulate_outcomes_numba(STUDY, N, 6, np.random.SeedSequence(44), eps)
+    ns = [N, 7, 300, 7, 1]
+    fast_t = outcome_tables(out, lay, ns, compiled=True)
+    slow_t = outcome_tables(out, lay, ns, compiled=False)
+    assert fast_t.shape == slow_t.shape == (5, 6, len(eps), len(lay.active), lay.n_strata, 2, 2)
+    assert np.array_equal(fast_t, slow_t)
+    assert fast_t[0].sum() > 0 and fast_t[4].sum() == len(eps) * (6 + (out.arm[:, 0] == lay.placebo).sum())
+    resp = out.resp.copy()
+    resp[1, 2, 5] = ~resp[1, 2, 5]
+    moved = outcome_tables(out.__class__(out.arm, out.stratum, resp), lay, [N], compiled=True)[0] - fast_t[0]
+    d = len(lay.active) if out.arm[2, 5] == lay.placebo else 1  # placebo is the control row of every dose
+    assert np.abs(moved).sum() == 2 * d and np.abs(moved[2, 1]).sum() == 2 * d

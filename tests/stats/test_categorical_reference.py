@@ -20,6 +20,7 @@ from trialkit.stats import (
     logistic_treatment_effect,
     mh_odds_ratio,
     mh_relative_risk,
+    mh_risk_difference,
     mh_test,
     proportion_ci,
     risk_difference,
@@ -99,6 +100,9 @@ def test_stratified_risk_differences(name):
     x = arr(c)
     r = stratified_risk_difference(x, "mh")
     close([r.estimate, r.se, r.ci_low, r.ci_high, r.pvalue], c["rd_mh"])
+    close([mh_risk_difference(x)], c["rd_mh"][:1])  # the estimate alone (the design engine's)
+    assert np.allclose(mh_risk_difference(np.stack([x, x[::-1]])), [r.estimate, stratified_risk_difference(
+        x[::-1], "mh").estimate], rtol=1e-14)  # vectorized over leading axes
     r = stratified_risk_difference(x, "newcombe")
     close([r.estimate, r.ci_low, r.ci_high], c["rd_newcombe"])
     r = stratified_risk_difference(x, "mn")

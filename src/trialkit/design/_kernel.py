@@ -691,3 +691,69 @@ def lane_sample(seed: Any, out: Any) -> None:
     for b in range(out.shape[0]):
         s0, s1 = lane_normals(S0, S1, Z, 32, s0, s1, BAD)
         out[b] = Z
+
+
+
+@njit(nogil=True, cache=True)
+def count_tables(arm: Any, stratum: Any, resp: Any, ends: Any, arm_d: Any, tab: Any) -> None:
+    """Stratified 2x2 tables of the first ``ends[g]`` patients of each trial (prefix counts; ``ends`` ascending):
+    ``tab[g, r, e, d, k]`` = rows (active arm ``d``, placebo), columns (responder, non-responder) of endpoint
+    ``e`` in analysis stratum ``k``. ``arm``, ``stratum`` (R, n), ``resp`` (E, R, n) bool; ``arm_d[a]`` is arm
+    ``a``'s position among the active arms, -1 for placebo (its patients are the control row of every dose's
+    table). Each trial's patients are counted once, by cell (stratum x arm) and pattern of the E responder flags
+    (2**E patterns, for E <= 8; else once per endpoint), in a small table; the tables are sums over it."""
+    n_rep, n = arm.shape
+    n_e, n_dose, n_k = tab.shape[2], tab.shape[3], tab.shape[4]
+    n_arms = arm_d.size
+    n_cells = n_k * n_arms
+    bits = n_e if n_e <= 8 else 1  # flags per pattern
+    nb = 1 << bits
+    dose_arm = np.zeros(n_dose, dtype=np.int64)
+    pbo = 0
+    for a in range(n_arms):
+        if arm_d[a] >= 0:
+            dose_arm[arm_d[a]] = a
+        else:
+            pbo = a
+    code = np.empty(n, dtype=np.int64)
+    cnt = np.empty(n_cells * nb, dtype=np.int64)
+    tot = np.empty(n_cells, dtype=np.int64)
+    yes = np.empty((n_e, n_cells), dtype=np.int64)
+    for r in range(n_rep):
+        arm_r = arm[r]
+        st_r = stratum[r]
+        for p in range(n):
+            code[p] = (int64(st_r[p]) * n_arms + int64(arm_r[p])) * nb
+        for e0 in range(0, n_e, bits):
+            if bits < n_e:  # one endpoint at a time: patterns are its flag
+                for p in range(n):
+                    code[p] = (code[p] // nb) * nb
+            for e in range(e0, min(e0 + bits, n_e)):
+                resp_er = resp[e, r]
+                for p in range(n):
+                    code[p] += int64(resp_er[p]) << (e - e0)
+            cnt[:] = 0
+            start = 0
+            for g in range(ends.size):
+                for p in range(start, ends[g]):
+                    cnt[code[p]] += 1
+                start = ends[g]
+                for c in range(n_cells):
+                    t = 0
+                    for b in range(nb):
+                        t += cnt[c * nb + b]
+                    tot[c] = t
+                    for e in range(e0, min(e0 + bits, n_e)):
+                        x = 0
+                        for b in range(nb):
+                            x += cnt[c * nb + b] * ((b >> (e - e0)) & 1)
+                        yes[e, c] = x
+                for e in range(e0, min(e0 + bits, n_e)):
+                    for d in range(n_dose):
+                        for k in range(n_k):
+                            ca = k * n_arms + dose_arm[d]
+                            cp = k * n_arms + pbo
+                            tab[g, r, e, d, k, 0, 0] = yes[e, ca]
+                            tab[g, r, e, d, k, 0, 1] = tot[ca] - yes[e, ca]
+                            tab[g, r, e, d, k, 1, 0] = yes[e, cp]
+                            tab[g, r, e, d, k, 1, 1] = tot[cp] - yes[e, cp]

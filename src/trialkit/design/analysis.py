@@ -90,22 +90,48 @@ def stratified_counts(out: Outcomes, n: int, n_strata: int, n_arms: int) -> np.n
     return res
 
 
+def _tables_numpy(out: Outcomes, lay: Layout, ns: list[int]) -> np.ndarray:
+    tabs = []
+    for n in ns:
+        counts = stratified_counts(out, n, lay.n_strata, len(lay.arms))  # (E, R, K, A, 2)
+        tabs.append(np.stack([counts[:, :, :, [a, lay.placebo], :] for a in lay.active], axis=2)  # (E, R, D, ...)
+                    .transpose(1, 0, 2, 3, 4, 5))
+    return np.stack(tabs)
+
+
+def outcome_tables(out: Outcomes, lay: Layout, ns: list[int], compiled: bool | None = None) -> np.ndarray:
+    """Stratified 2x2 tables (G, R, E, D, K, 2, 2) of the first ``ns[g]`` patients of every trial: for each
+    active arm ``d`` (in ``lay.active`` order) against placebo, rows (active, placebo), columns (responder,
+    non-responder), K analysis strata. Counted by the compiled counter when numba imports (``compiled=None``),
+    else by ``numpy.bincount``; both give the same integers."""
+    if compiled is None:
+        from trialkit.design.fast import numba_available
+
+        compiled = numba_available()
+    if not compiled:
+        return _tables_numpy(out, lay, ns)
+    from trialkit.design.fast import stratified_tables
+
+    arm_d = np.full(len(lay.arms), -1, dtype=np.int64)
+    arm_d[lay.active] = np.arange(len(lay.active))
+    return stratified_tables(out.arm, out.stratum, out.resp, ns, arm_d, lay.n_strata)
+
+
 #: Sums a chunk hands back for each sample size, with their shapes (G = sample sizes, m hypotheses, ...).
 SUM_KEYS = ("replicates", "rejected", "raw", "split", "claims", "coprimary", "all_coprimary", "any_rejected",
             "rd_sum", "rd_sq", "rate_sum", "rate_sq", "pooled")
 
 
-def analyse(out: Outcomes, lay: Layout, n: int) -> dict[str, np.ndarray]:
-    """Analyse the first ``n`` patients of every trial; return sums over the chunk's replicates."""
-    counts = stratified_counts(out, n, lay.n_strata, len(lay.arms))
-    r = counts.shape[1]
-    tab = np.stack([counts[:, :, :, [a, lay.placebo], :] for a in lay.active], axis=1)  # (E, D, R, K, 2, 2)
+def analyse_tables(tab: np.ndarray, lay: Layout) -> dict[str, np.ndarray]:
+    """Analyse the stratified tables (R, E, D, K, 2, 2) of a chunk's trials (:func:`outcome_tables`): CMH test and
+    MH risk difference of every endpoint x dose, the multiplicity strategy; return sums over the replicates."""
+    r = tab.shape[0]
     test = stats.mh_test(tab)
-    rd = stats.stratified_risk_difference(tab, method="mh").estimate
+    rd = stats.mh_risk_difference(tab)
     ei, di = zip(*lay.hyp_index, strict=True)
-    p = np.asarray(test.pvalue)[list(ei), list(di)].T  # (R, m)
+    p = np.asarray(test.pvalue)[:, list(ei), list(di)]  # (R, m)
     p = np.where(np.isfinite(p), p, 1.0)  # no informative stratum: no evidence
-    d = np.asarray(rd)[list(ei), list(di)].T
+    d = np.asarray(rd)[:, list(ei), list(di)]
     d = np.where(np.isfinite(d), d, 0.0)
     if lay.strategy is not None:
         rejected = lay.strategy.test(p).rejected
@@ -116,11 +142,16 @@ def analyse(out: Outcomes, lay: Layout, n: int) -> dict[str, np.ndarray]:
         if lay.claims else np.zeros((r, 0), dtype=bool)
     cop = np.stack([rejected[:, [names.index(h) for h in hs]].all(-1) if hs else np.zeros(r, dtype=bool)
                     for hs in lay.coprimary.values()], -1)
-    e_, _, k_, a_, _ = counts.shape
+    # per arm: the active arms' rows of their own tables, placebo's row of the first dose's table
+    e_, k_, a_ = tab.shape[1], tab.shape[3], len(lay.arms)
+    by_k = np.empty((r, e_, k_, a_, 2))
+    for j, a in enumerate(lay.active):
+        by_k[:, :, :, a] = tab[:, :, j, :, 0]
+    by_k[:, :, :, lay.placebo] = tab[:, :, 0, :, 1]
     # sums over strata as one reduction over a contiguous (K, A x 2) block (several times faster than axis tuples)
-    by_arm = counts.reshape(e_, r, k_, a_ * 2).sum(2).reshape(e_, r, a_, 2)
-    arm_n = by_arm.sum(-1)  # (E, R, A)
-    rate = np.divide(by_arm[..., 0], arm_n, out=np.zeros_like(arm_n), where=arm_n > 0)  # (E, R, A)
+    by_arm = by_k.reshape(r, e_, k_, a_ * 2).sum(2).reshape(r, e_, a_, 2)
+    arm_n = by_arm.sum(-1)  # (R, E, A)
+    rate = np.divide(by_arm[..., 0], arm_n, out=np.zeros_like(arm_n), where=arm_n > 0)
     return {
         "replicates": np.array(r, dtype=np.int64),
         "rejected": rejected.sum(0),
@@ -131,14 +162,23 @@ def analyse(out: Outcomes, lay: Layout, n: int) -> dict[str, np.ndarray]:
         "all_coprimary": np.array(cop.all(-1).sum()),
         "any_rejected": np.array(rejected.any(-1).sum()),
         "rd_sum": d.sum(0), "rd_sq": (d * d).sum(0),
-        "rate_sum": rate.sum(1), "rate_sq": (rate * rate).sum(1),
-        "pooled": counts.reshape(e_, r, -1).sum(1).reshape(e_, k_, a_, 2),  # (E, K, A, 2)
+        "rate_sum": rate.sum(0), "rate_sq": (rate * rate).sum(0),
+        "pooled": by_k.reshape(r, -1).sum(0).reshape(e_, k_, a_, 2),  # (E, K, A, 2)
     }
+
+
+def analyse(out: Outcomes, lay: Layout, n: int) -> dict[str, np.ndarray]:
+    """Analyse the first ``n`` patients of every trial; return sums over the chunk's replicates."""
+    return analyse_tables(outcome_tables(out, lay, [n])[0], lay)
 
 
 def analyse_grid(out: Outcomes, lay: Layout, ns: list[int]) -> dict[str, np.ndarray]:
     """:func:`analyse` at each sample size of ``ns`` (prefixes of the simulated trials), stacked on axis 0."""
-    parts = [analyse(out, lay, n) for n in ns]
+    return stack_sums([analyse_tables(t, lay) for t in outcome_tables(out, lay, ns)])
+
+
+def stack_sums(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-sample-size sums stacked on axis 0."""
     return {k: np.stack([np.asarray(pt[k]) for pt in parts]) for k in SUM_KEYS}
 
 

@@ -202,6 +202,21 @@ def simulate_chunk(study: Study, endpoints: list[Endpoint], n: int, replicates: 
     return arm, strata[:, : d["n_fac"]], resp
 
 
+def stratified_tables(arm: np.ndarray, stratum: np.ndarray, resp: np.ndarray, ns: list[int], arm_d: np.ndarray,
+                      n_strata: int) -> np.ndarray:
+    """Stratified 2x2 tables (G, R, E, D, K, 2, 2) of the first ``ns[g]`` patients of each trial, counted by compiled
+    code (``_kernel.count_tables``): ``arm`` and ``stratum`` (R, n) integer codes, ``resp`` (E, R, n) bool,
+    ``arm_d`` each arm's position among the active arms (-1: placebo)."""
+    ends = np.array(sorted({int(x) for x in ns}), dtype=np.int64)
+    if ends.size == 0 or ends[0] < 1 or ends[-1] > arm.shape[1]:
+        raise ValueError("sample sizes must be between 1 and the number of patients per trial")
+    n_dose = int((arm_d >= 0).sum())
+    tab = np.empty((ends.size, arm.shape[0], resp.shape[0], n_dose, int(n_strata), 2, 2))
+    _kernels().count_tables(arm, stratum, resp, ends, arm_d, tab)
+    order = np.searchsorted(ends, np.asarray(ns, dtype=np.int64))
+    return tab if np.array_equal(order, np.arange(ends.size)) else tab[order]
+
+
 def standard_normals(seed: int, size: int) -> np.ndarray:
     """``size`` standard normals from the kernel's generator (xoroshiro128++ and ziggurat), for testing."""
     out = np.empty(int(size))

@@ -17,6 +17,7 @@ from trialkit.stats.odds_ratio import breslow_day as breslow_day  # noqa: E402
 from trialkit.stats.odds_ratio import mh_odds_ratio as mh_odds_ratio  # noqa: E402
 from trialkit.stats.odds_ratio import mh_relative_risk as mh_relative_risk  # noqa: E402
 from trialkit.stats.proportion import proportion_ci as proportion_ci  # noqa: E402
+from trialkit.stats.riskdiff import mh_risk_difference as mh_risk_difference  # noqa: E402
 from trialkit.stats.riskdiff import risk_difference as risk_difference  # noqa: E402
 from trialkit.stats.riskdiff import stratified_risk_difference as stratified_risk_difference  # noqa: E402
 

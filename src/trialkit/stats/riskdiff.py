@@ -156,6 +156,24 @@ def risk_difference(counts: Any, method: str = "wald", alpha: float = 0.05) -> E
     return exact_unconditional_rd(n, alpha=alpha)
 
 
+def _mh_estimate(x1: np.ndarray, n1: np.ndarray, x2: np.ndarray, n2: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """d_MH = sum_k w_k d_k / sum_k w_k, w_k = n1_k n2_k / n_k, over the strata (last axis) where both arms have
+    patients (Greenland and Robins 1985): (estimate, sum of weights, stratum usable)."""
+    ok = (n1 > 0) & (n2 > 0)
+    sw = _mh_weights(n1, n2).sum(-1)
+    # w_k d_k = (x1_k n2_k - x2_k n1_k) / n_k: no per-arm proportions needed
+    return safe_div(np.where(ok, safe_div(x1 * n2 - x2 * n1, n1 + n2), 0.0).sum(-1), sw), sw, ok
+
+
+def mh_risk_difference(counts: Any) -> np.ndarray:
+    """The Mantel-Haenszel common risk difference of 2x2xK tables (..., K, 2, 2) (rows treatment, control; columns
+    responder, non-responder), vectorized over leading axes: the estimate of
+    ``stratified_risk_difference(counts, method="mh")`` without its variance (Greenland and Robins 1985, Biometrics
+    41:55-68). NaN where no stratum has both arms."""
+    return _mh_estimate(*_arms(as_counts(counts, two_by_two=True)))[0]
+
+
 def _mh_sato(n: np.ndarray, alpha: float) -> EstimateResult:
     """Mantel-Haenszel risk difference with Sato's variance and Wald limits.
 
@@ -168,11 +186,7 @@ def _mh_sato(n: np.ndarray, alpha: float) -> EstimateResult:
     """
     x1, n1, x2, n2 = _arms(n)
     tot = n1 + n2
-    ok = (n1 > 0) & (n2 > 0)
-    w = np.where(ok, safe_div(n1 * n2, tot), 0.0)
-    d = np.where(ok, safe_div(x1, n1) - safe_div(x2, n2), 0.0)
-    sw = w.sum(-1)
-    est = safe_div((w * d).sum(-1), sw)
+    est, sw, ok = _mh_estimate(x1, n1, x2, n2)
     p_k = np.where(ok, safe_div(n1 * n1 * x2 - n2 * n2 * x1 + n1 * n2 * (n2 - n1) / 2, tot * tot), 0.0)
     q_k = np.where(ok, safe_div(x1 * (n2 - x2) + x2 * (n1 - x1), 2 * tot), 0.0)
     var = safe_div(est * p_k.sum(-1) + q_k.sum(-1), sw * sw)
