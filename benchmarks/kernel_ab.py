@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import tempfile
 import time
 from pathlib import Path
@@ -52,11 +53,15 @@ def main() -> None:
     seeds = fast._seeds(np.random.SeedSequence(1), r)
 
     def run(mod: object) -> tuple[float, np.ndarray]:
-        arm = np.empty((r, n), np.int8)
-        strata = np.zeros((r * n, d["n_fac"]), np.int8)
+        """One timed call; outputs and study arrays are passed by the kernel's own parameter names (versions differ
+        in what they take)."""
+        params = list(inspect.signature(mod.run_serial.py_func).parameters)  # type: ignore[attr-defined]
         resp = np.zeros((len(eps), r * n), bool)
+        given = {"arm_out": np.empty((r, n), np.int8), "strata_out": np.zeros((r * n, d["n_fac"]), np.int8),
+                 "stratum_out": np.zeros((r, n), np.int16), "resp": resp, "aux": np.zeros((0, 3))}
+        args = [given[k] if k in given else d[k] for k in params[3:]]
         t = time.perf_counter()
-        mod.run_serial(r, n, seeds, arm, strata, resp, np.zeros((0, 3)), *(d[k] for k in fast._ORDER))  # type: ignore[attr-defined]
+        mod.run_serial(r, n, seeds, *args)  # type: ignore[attr-defined]
         return time.perf_counter() - t, resp
 
     flags = [run(m)[1] for m in mods]  # compile (or load from numba's cache), and the flags

@@ -380,30 +380,52 @@ def lane_uniforms(S0: Any, S1: Any, U: Any, rows: int) -> None:
             U[q + 1, lane] = float(int64(u >> uint64(32))) * INV32
 
 
+# float32 versions of the constants of ``recorded`` for ``lane_recorded``: twice the lanes per vector instruction
+F1 = np.float32(1.0)
+F0 = np.float32(0.0)
+T1F, T2F, T3F, T4F, T5F, T6F = (np.float32(x) for x in LOG_HALF_STEPS)
+LW0F, LW1F, LW2F, LW3F = (np.float32(x) for x in LOG_SIGN_W)
+C025 = np.float32(0.25)
+C010 = np.float32(0.10)
+C015 = np.float32(0.15)
+
+
+@_inl
+def steps32(x: Any) -> Any:
+    """:func:`steps` in float32 (a float32 count: integer-valued, exact)."""
+    return ((F1 if x >= T1F else F0) + (F1 if x >= T2F else F0) + (F1 if x >= T3F else F0)) + \
+        ((F1 if x >= T4F else F0) + (F1 if x >= T5F else F0) + (F1 if x >= T6F else F0))
+
+
 @_inl
 def lane_recorded(LE: Any, P: Any, Z: Any, z0: int, out: Any) -> None:
     """:func:`recorded` for every lane at once: log latent EASI ``LE``, regional pattern ``P`` (8 rows) and the
-    visit's 24 normals ``Z[z0:z0 + 24]`` (per region: intensity, area, four signs)."""
+    visit's 24 normals ``Z[z0:z0 + 24]`` (per region: intensity, area, four signs). The threshold counts are done
+    in float32 (the numpy model's precision; a rounding boundary moves by about 1e-7 relative), which gives
+    vector instructions twice the lanes: 21 -> 16 ns per patient for the two evaluations."""
     for lane in range(LANES):
         out[lane] = 0.0
     for r in range(4):
         zr = z0 + 6 * r
         wr = 0.5 * WR[r]
         for lane in range(LANES):
-            l6s = LOG6 + 0.5 * min(LE[lane] - LOG72, 0.0)
-            li = l6s + 0.25 * P[r, lane] + 0.10 * Z[zr, lane]
-            area = steps(l6s + 0.25 * P[4 + r, lane] + 0.10 * Z[zr + 1, lane])
-            hs = steps(li + LW0 + 0.15 * Z[zr + 2, lane]) + steps(li + LW1 + 0.15 * Z[zr + 3, lane]) \
-                + steps(li + LW2 + 0.15 * Z[zr + 4, lane]) + steps(li + LW3 + 0.15 * Z[zr + 5, lane])
-            out[lane] += (hs * area) * wr
+            l6s = np.float32(LOG6 + 0.5 * min(LE[lane] - LOG72, 0.0))
+            li = l6s + C025 * np.float32(P[r, lane]) + C010 * np.float32(Z[zr, lane])
+            area = steps32(l6s + C025 * np.float32(P[4 + r, lane]) + C010 * np.float32(Z[zr + 1, lane]))
+            h0 = steps32(li + LW0F + C015 * np.float32(Z[zr + 2, lane]))
+            h1 = steps32(li + LW1F + C015 * np.float32(Z[zr + 3, lane]))
+            h2 = steps32(li + LW2F + C015 * np.float32(Z[zr + 4, lane]))
+            h3 = steps32(li + LW3F + C015 * np.float32(Z[zr + 5, lane]))
+            hs = (h0 + h1) + (h2 + h3)
+            out[lane] += float(hs * area) * wr
 
 
 @_jit
-def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: Any, aux: Any, weeks: Any, g: Any, f: Any,
-              drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, cdf: Any,
+def replicate(r: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
+              f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, cdf: Any,
               n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any, zlo: Any,
               zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any, e_b: Any,
-              sc: Any) -> None:
+              sc: Any, amul: Any) -> None:
     """Trial ``r`` of a chunk: ``n`` patients in arrival order, from its own streams (``seed[r]`` is the state of the
     stream for strata, randomization and the lanes' rare draws; the ``LANES`` lane streams are seeded from it by
     splitmix64, as Blackman & Vigna recommend), simulated ``LANES`` patients at a time."""
@@ -476,8 +498,8 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
                 IGAE[lane] = 0.0
                 RIGAS[lane] = 0.0
                 continue
-            row = r * n + p_first + lane
             cell = 0
+            astr = 0
             iga0 = 3
             prior = False
             for j in range(n_fac):
@@ -485,8 +507,8 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
                 lev = 0
                 for m in range(n_lev[j] - 1):  # branch-free: the level is the number of cdf steps at or below u
                     lev += u >= cdf[j, m]
-                strata_out[row, j] = lev
                 cell = cell * n_lev[j] + lev
+                astr += lev * amul[j]
                 if j == iga_fac:
                     iga0 = iga_map[lev]
                 if j == pb_fac:
@@ -505,6 +527,7 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
             a = blocks[cell, filled[cell]]
             filled[cell] += 1
             arm_out[r, p_first + lane] = a
+            stratum_out[r, p_first + lane] = astr
             A[lane] = a
             IGA0[lane] = iga0
             DRUGM[lane] = drug[a] * (pbe if prior else 1.0)
@@ -642,27 +665,27 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: An
 
 
 @njit(nogil=True, cache=True)
-def run_serial(n_rep: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
+def run_serial(n_rep: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
                f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, cdf: Any,
                n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any, zlo: Any,
                zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any,
-               e_b: Any, sc: Any) -> None:
+               e_b: Any, sc: Any, amul: Any) -> None:
     for r in range(n_rep):
-        replicate(r, n, seed, arm_out, strata_out, resp, aux, weeks, g, f, drug, iga_eff, riga_str, dropout, rescue_at,
+        replicate(r, n, seed, arm_out, stratum_out, resp, aux, weeks, g, f, drug, iga_eff, riga_str, dropout, rescue_at,
                   jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu, zlo, zhi, plo, phi, base,
-                  e_visit, e_score, e_kind, e_a, e_b, sc)
+                  e_visit, e_score, e_kind, e_a, e_b, sc, amul)
 
 
 @njit(nogil=True, cache=True, parallel=True)
-def run_parallel(n_rep: int, n: int, seed: Any, arm_out: Any, strata_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
+def run_parallel(n_rep: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
                  f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int,
                  cdf: Any, n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any,
                  zlo: Any, zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any,
-                 e_a: Any, e_b: Any, sc: Any) -> None:
+                 e_a: Any, e_b: Any, sc: Any, amul: Any) -> None:
     for r in prange(n_rep):
-        replicate(r, n, seed, arm_out, strata_out, resp, aux, weeks, g, f, drug, iga_eff, riga_str, dropout, rescue_at,
+        replicate(r, n, seed, arm_out, stratum_out, resp, aux, weeks, g, f, drug, iga_eff, riga_str, dropout, rescue_at,
                   jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu, zlo, zhi, plo, phi, base,
-                  e_visit, e_score, e_kind, e_a, e_b, sc)
+                  e_visit, e_score, e_kind, e_a, e_b, sc, amul)
 
 
 @njit(nogil=True, cache=True)

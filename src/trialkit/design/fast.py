@@ -28,11 +28,12 @@ bit (``tests/design/test_fast.py`` compares the two statistically):
 * lanes draw every number whether or not the patient still needs it (after discontinuation, at an endpoint visit
   the patient cannot count at): those draws are independent of the outcome, so the distribution is unchanged.
 
-Arithmetic is in float64 (the numpy model computes in float32), compiled with floating-point licences that allow
-reassociation and fused multiply-add; this moves rounding boundaries by about 1e-7 relative, far below Monte Carlo
-error, and results are reproducible on a given machine. The kernel releases the GIL (the engine runs chunks in
-threads as for numpy); :func:`simulate_chunk` with ``parallel=True`` instead spreads one chunk's replicates over the
-cores (``numba.prange``); both give identical numbers.
+Arithmetic is in float64 (the numpy model computes in float32) except the recorded-EASI threshold counts (float32),
+compiled with floating-point licences that allow reassociation and fused multiply-add; this moves rounding
+boundaries by about 1e-7 relative, far below Monte Carlo error, and results are reproducible on a given machine. The
+kernel releases the GIL (the engine runs chunks in threads as for numpy); :func:`simulate_chunk` with
+``parallel=True`` instead spreads one chunk's replicates over the cores (``numba.prange``); both give identical
+numbers.
 """
 
 from __future__ import annotations
@@ -146,6 +147,11 @@ def study_arrays(study: Study, endpoints: list[Endpoint]) -> dict[str, Any]:
     e_a = np.array([getattr(e.rule, "threshold", getattr(e.rule, "max_score", 0.0)) for e in endpoints], float)
     e_b = np.array([getattr(e.rule, "min_reduction", getattr(e.rule, "min_baseline", 0.0)) for e in endpoints],
                    float)
+    amul = np.zeros(max(f_n, 1), dtype=np.int64)  # analysis stratum: mixed radix of stratify_by, first slowest
+    step = 1
+    for sid in reversed(study.analysis.stratify_by):
+        amul[ids.index(sid)] = step
+        step *= len(study.strata[ids.index(sid)].levels)
     sc = np.array([m.prior_biologic_effect, m.placebo_effect, m.patient_sd, m.visit_sd,
                    m.dropout_worsening_multiplier, math.log(m.rescue_if_easi_ratio_above), m.rescue_prob_per_visit,
                    m.rescue_effect, m.iga_per_log_easi, m.iga_visit_sd, m.riga_visit_sd, m.eligibility_min_easi, sd,
@@ -156,13 +162,13 @@ def study_arrays(study: Study, endpoints: list[Endpoint]) -> dict[str, Any]:
         rescue_at=rescue_at, jitter=int(jitter), cdf=cdf, n_lev=n_lev, n_fac=f_n, iga_fac=iga_fac,
         iga_map=iga_map, pb_fac=pb_fac, pb_map=pb_map, mu=mu, zlo=zlo, zhi=zhi, plo=special.ndtr(zlo),
         phi=special.ndtr(zhi), base=base, e_visit=e_visit, e_score=e_score, e_kind=e_kind, e_a=e_a, e_b=e_b,
-        sc=sc,
+        sc=sc, amul=amul,
     )
 
 
 _ORDER = ("weeks", "g", "f", "drug", "iga_eff", "riga_str", "dropout", "rescue_at", "jitter", "cdf", "n_lev",
           "n_fac", "iga_fac", "iga_map", "pb_fac", "pb_map", "mu", "zlo", "zhi", "plo", "phi", "base", "e_visit",
-          "e_score", "e_kind", "e_a", "e_b", "sc")
+          "e_score", "e_kind", "e_a", "e_b", "sc", "amul")
 
 
 @lru_cache(maxsize=1)
@@ -183,7 +189,8 @@ def _seeds(seed: np.random.SeedSequence, k: int) -> np.ndarray:
 def simulate_chunk(study: Study, endpoints: list[Endpoint], n: int, replicates: int,
                    seed: np.random.SeedSequence, parallel: bool = False, arrays: dict[str, Any] | None = None,
                    aux: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Arms (R, n) int8, strata (R n, F) int8 and composite responder flags (E, R n) bool of ``replicates`` trials
+    """Arms (R, n) int8, analysis strata (R, n) int16 (the mixed-radix index of the ``analysis.stratify_by``
+    factors' levels, first factor slowest) and composite responder flags (E, R n) bool of ``replicates`` trials
     of ``n`` patients; a replicate's numbers depend only on the seed and its position in the chunk.
     ``parallel=True`` uses numba's thread pool: do not call it from several threads at once.
 
@@ -194,12 +201,12 @@ def simulate_chunk(study: Study, endpoints: list[Endpoint], n: int, replicates: 
     d = study_arrays(study, endpoints) if arrays is None else arrays
     r = int(replicates)
     arm = np.empty((r, n), dtype=np.int8)
-    strata = np.zeros((r * n, max(d["n_fac"], 1)), dtype=np.int8)
+    stratum = np.empty((r, n), dtype=np.int16)
     resp = np.zeros((len(endpoints), r * n), dtype=np.bool_)
     aux = np.zeros((0, 3)) if aux is None else aux
     run = kern.run_parallel if parallel else kern.run_serial
-    run(r, int(n), _seeds(seed, r), arm, strata, resp, aux, *(d[name] for name in _ORDER))
-    return arm, strata[:, : d["n_fac"]], resp
+    run(r, int(n), _seeds(seed, r), arm, stratum, resp, aux, *(d[name] for name in _ORDER))
+    return arm, stratum, resp
 
 
 def stratified_tables(arm: np.ndarray, stratum: np.ndarray, resp: np.ndarray, ns: list[int], arm_d: np.ndarray,

@@ -111,9 +111,6 @@ def simulate_outcomes_numba(study: Study, n: int, replicates: int, seed: np.rand
 
     eps = design_endpoints(study) if endpoints is None else endpoints
     r = int(replicates)
-    arms, strata, resp = simulate_chunk(study, eps, n, r, seed, parallel)
-    ids = [s.id for s in study.strata]
-    cols = [ids.index(s) for s in study.analysis.stratify_by]
-    stratum = (cell_index(strata[:, cols], analysis_levels(study)) if cols else np.zeros(r * n, dtype=np.int16))
-    return Outcomes(arm=arms, stratum=stratum.reshape(r, n), resp=resp.reshape(len(eps), r, n))
+    arms, stratum, resp = simulate_chunk(study, eps, n, r, seed, parallel)
+    return Outcomes(arm=arms, stratum=stratum, resp=resp.reshape(len(eps), r, n))
 
