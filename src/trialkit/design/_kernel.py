@@ -1,10 +1,10 @@
 """numba kernels of :mod:`trialkit.design.fast` (imported only when that path runs; see there for the model).
 
-``replicate`` simulates one trial in blocks of ``LANES`` patients: the ``lane_*`` helpers (inlined) loop over the
-lanes with no branches or calls inside, so LLVM vectorizes them; what is rare (ziggurat wedges and tail, screening
-failures) is finished afterwards one lane at a time. Scalar helpers take and return scalars only (the generator
-state travels as two uint64 values) and read the constant tables as globals: passing arrays to a non-inlined numba
-function costs reference counting on every call.
+``trials`` simulates trials one by one, each in blocks of ``LANES`` patients: the ``lane_*`` helpers (inlined) loop
+over the lanes with no branches or calls inside, so LLVM vectorizes them; what is rare (ziggurat wedges and tail,
+screening failures) is finished afterwards one lane at a time. Scalar helpers take and return scalars only (the
+generator state travels as two uint64 values) and read the constant tables as globals: passing arrays to a
+non-inlined numba function costs reference counting on every call.
 """
 
 from __future__ import annotations
@@ -421,24 +421,15 @@ def lane_recorded(LE: Any, P: Any, Z: Any, z0: int, out: Any) -> None:
 
 
 @_jit
-def replicate(r: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
+def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
               f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, cdf: Any,
               n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any, zlo: Any,
               zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any, e_b: Any,
               sc: Any, amul: Any) -> None:
-    """Trial ``r`` of a chunk: ``n`` patients in arrival order, from its own streams (``seed[r]`` is the state of the
-    stream for strata, randomization and the lanes' rare draws; the ``LANES`` lane streams are seeded from it by
-    splitmix64, as Blackman & Vigna recommend), simulated ``LANES`` patients at a time."""
-    s0 = uint64(seed[r, 0])
-    s1 = uint64(seed[r, 1])
-    S0 = np.empty(LANES, dtype=np.uint64)
-    S1 = np.empty(LANES, dtype=np.uint64)
-    x = s0 ^ ((s1 << uint64(32)) | (s1 >> uint64(32)))  # the lanes' states: splitmix64 from the trial's key
-    for lane in range(LANES):
-        x, S0[lane] = splitmix64(x)
-        x, S1[lane] = splitmix64(x)
-        if S0[lane] == 0 and S1[lane] == 0:  # probability 2**-128; xoroshiro's state must not be all zero
-            S0[lane] = uint64(1)
+    """Trials ``r0 <= r < r1`` of a chunk (working arrays allocated once for them all), each of ``n`` patients in
+    arrival order from its own streams (``seed[r]`` is the state of the stream for strata, randomization and the
+    lanes' rare draws; the ``LANES`` lane streams are seeded from it by splitmix64, as Blackman & Vigna recommend),
+    simulated ``LANES`` patients at a time. A trial's numbers do not depend on which call simulates it."""
     pbe, pla, psd, vsd, dmult, lrescue, rprob, reff = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
     ipl, ivsd, rvsd, min_easi, lsd, rnr = sc[8], sc[9], sc[10], sc[11], sc[12], sc[13] > 0.5
     v = weeks.size
@@ -485,183 +476,196 @@ def replicate(r: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, resp: A
     OK = np.zeros(LANES, dtype=np.bool_)
     JIT = np.zeros((v, LANES), dtype=np.int64)
     BAD = np.zeros(LANES, dtype=np.int64)
-    for p_first in range(0, n, LANES):
-        m_lanes = min(LANES, n - p_first)
-        # strata (uniforms from the lanes), randomization cell and permuted-block treatment, patient by patient
-        lane_uniforms(S0, S1, US, n_us)
+    for r in range(r0, r1):
+        s0 = uint64(seed[r, 0])
+        s1 = uint64(seed[r, 1])
+        S0 = np.empty(LANES, dtype=np.uint64)
+        S1 = np.empty(LANES, dtype=np.uint64)
+        x = s0 ^ ((s1 << uint64(32)) | (s1 >> uint64(32)))  # the lanes' states: splitmix64 from the trial's key
         for lane in range(LANES):
-            if lane >= m_lanes:  # padding lanes: simulated, never stored
-                A[lane] = 0
-                IGA0[lane] = 3
-                DRUGM[lane] = 0.0
-                DROPP[lane] = 0.0
-                IGAE[lane] = 0.0
-                RIGAS[lane] = 0.0
-                continue
-            cell = 0
-            astr = 0
-            iga0 = 3
-            prior = False
-            for j in range(n_fac):
-                u = US[j, lane]
-                lev = 0
-                for m in range(n_lev[j] - 1):  # branch-free: the level is the number of cdf steps at or below u
-                    lev += u >= cdf[j, m]
-                cell = cell * n_lev[j] + lev
-                astr += lev * amul[j]
-                if j == iga_fac:
-                    iga0 = iga_map[lev]
-                if j == pb_fac:
-                    prior = pb_map[lev]
-            if iga_fac < 0:
-                iga0 = 3 if US[n_fac, lane] < 0.5 else 4
-            if filled[cell] == bsize:  # a new block: Fisher-Yates shuffle of the allocation
-                for i in range(bsize):
-                    blocks[cell, i] = base[i]
-                for i in range(bsize - 1, 0, -1):
-                    k, s0, s1 = below(s0, s1, i + 1)
-                    tmp = blocks[cell, i]
-                    blocks[cell, i] = blocks[cell, k]
-                    blocks[cell, k] = tmp
-                filled[cell] = 0
-            a = blocks[cell, filled[cell]]
-            filled[cell] += 1
-            arm_out[r, p_first + lane] = a
-            stratum_out[r, p_first + lane] = astr
-            A[lane] = a
-            IGA0[lane] = iga0
-            DRUGM[lane] = drug[a] * (pbe if prior else 1.0)
-            DROPP[lane] = dropout[a]
-            IGAE[lane] = iga_eff[a]
-            RIGAS[lane] = riga_str[a]
-        # baseline: truncated log-normal latent EASI, regional pattern, recorded EASI (all lanes at once)
-        s0, s1 = lane_normals(S0, S1, Z, _NB, s0, s1, BAD)
-        for lane in range(LANES):  # rejection outside the eligible range (fresh draws from the trial stream)
-            i0 = IGA0[lane]
-            z = Z[0, lane]
-            if z < zlo[i0] or z > zhi[i0]:  # (written back only when redrawn: a scalar store stalls vector loads)
-                while z < zlo[i0] or z > zhi[i0]:
-                    z, s0, s1 = normal(s0, s1)
-                Z[0, lane] = z
-        for lane in range(LANES):  # vectorizes
-            i0 = IGA0[lane]
-            z = Z[0, lane]
-            LE0[lane] = mu[i0] + lsd * z  # log latent EASI (at most log 72: the truncation)
-            U0[lane] = min(max(z, -PHI_Z), PHI_Z)
-            B[lane] = Z[33, lane]
-        phi_lanes(U0)
-        for lane in range(LANES):
-            i0 = IGA0[lane]
-            U0[lane] = (U0[lane] - plo[i0]) / (phi[i0] - plo[i0])
-        if z_wide:  # an eligible range beyond PHI_Z (not IGNITE's)
+            x, S0[lane] = splitmix64(x)
+            x, S1[lane] = splitmix64(x)
+            if S0[lane] == 0 and S1[lane] == 0:  # probability 2**-128; xoroshiro's state must not be all zero
+                S0[lane] = uint64(1)
+        filled[:] = bsize  # a fresh set of permuted blocks per trial
+        for p_first in range(0, n, LANES):
+            m_lanes = min(LANES, n - p_first)
+            # strata (uniforms from the lanes), randomization cell and permuted-block treatment, patient by patient
+            lane_uniforms(S0, S1, US, n_us)
             for lane in range(LANES):
-                z = Z[0, lane]
-                if abs(z) > PHI_Z:
-                    i0 = IGA0[lane]
-                    U0[lane] = (phi_cdf(z) - plo[i0]) / (phi[i0] - plo[i0])
-        for q in range(8):
-            for lane in range(LANES):
-                P[q, lane] = Z[1 + q, lane]
-        lane_recorded(LE0, P, Z, 9, REC0)
-        for lane in range(m_lanes):  # screening failures: the whole baseline drawn again (trial stream)
-            if REC0[lane] >= min_easi:
-                continue
-            i0 = IGA0[lane]
-            le0 = u0 = rec0 = 0.0
-            p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
-            for _ in range(200):
-                z, s0, s1 = normal(s0, s1)
-                while z < zlo[i0] or z > zhi[i0]:
-                    z, s0, s1 = normal(s0, s1)
-                le0 = mu[i0] + lsd * z
-                u0 = (phi_cdf(z) - plo[i0]) / (phi[i0] - plo[i0])
-                p0, p1, s0, s1 = normal2(s0, s1)
-                p2, p3, s0, s1 = normal2(s0, s1)
-                p4, p5, s0, s1 = normal2(s0, s1)
-                p6, p7, s0, s1 = normal2(s0, s1)
-                rec0, s0, s1 = recorded(le0, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1)
-                if rec0 >= min_easi:
-                    break
-            LE0[lane] = le0
-            U0[lane] = u0
-            REC0[lane] = rec0
-            P[0, lane], P[1, lane], P[2, lane], P[3, lane] = p0, p1, p2, p3
-            P[4, lane], P[5, lane], P[6, lane], P[7, lane] = p4, p5, p6, p7
-        # trajectory, discontinuation and rescue up to the last endpoint visit
-        s0, s1 = lane_normals(S0, S1, Z, last + (last % 2), s0, s1, BAD)
-        lane_uniforms(S0, S1, U, 2 * last)
-        for lane in range(LANES):
-            RESC[lane] = -1
-            DROP[lane] = -1
-        for k in range(1, last + 1):  # branch-free over lanes (vectorizes)
-            gk = g[k]
-            fk = f[k]
-            rk = rescue_at[k]
-            for lane in range(LANES):
-                eta = (-(DRUGM[lane] * fk + pla * gk) + psd * B[lane] * gk) + vsd * Z[k - 1, lane]
-                rescued = RESC[lane] >= 0
-                on = (DROP[lane] < 0) & ~(early_stop & rescued)
-                p_k = DROPP[lane] * (dmult if (k > 1) & (ETA[k - 1, lane] > 0) else 1.0)
-                drop_now = on & (U[2 * k - 2, lane] < p_k)
-                DROP[lane] = k if drop_now else DROP[lane]
-                eta = eta - reff if rescued else eta
-                resc_now = on & ~drop_now & rk & ~rescued & (eta > lrescue) & (U[2 * k - 1, lane] < rprob)
-                RESC[lane] = k if resc_now else RESC[lane]
-                ETA[k, lane] = eta
-        if aux.shape[0] > 0:  # diagnostics for the tests: recorded baseline EASI, rescue and discontinuation visit
-            for lane in range(m_lanes):
-                row = r * n + p_first + lane
-                aux[row, 0] = REC0[lane]
-                aux[row, 1] = RESC[lane]
-                aux[row, 2] = DROP[lane]
-        if jitter > 0:
-            for lane in range(LANES):
-                a0 = S0[lane]
-                a1 = S1[lane]
-                for k in range(1, v):
-                    jj, a0, a1 = below(a0, a1, 2 * jitter + 1)
-                    JIT[k, lane] = jj - jitter
-                S0[lane] = a0
-                S1[lane] = a1
-        # the endpoint visits
-        done_k = -1
-        for i in range(n_e):
-            k = e_visit[i]
-            if k == done_k:
-                continue
-            done_k = k
-            any_ok = False
-            for lane in range(m_lanes):
-                ok = DROP[lane] < 0 or k < DROP[lane]
-                if ok and RESC[lane] >= 0 and rnr:
-                    ok = 7 * weeks[RESC[lane]] + 1 + JIT[RESC[lane], lane] + 1 > 7 * weeks[k] + 1 + JIT[k, lane]
-                OK[lane] = ok
-                any_ok |= ok
-            if not any_ok:
-                continue
-            for lane in range(LANES):
-                LE[lane] = LE0[lane] + ETA[k, lane]  # log latent EASI
-            s0, s1 = lane_normals(S0, S1, Z, _NV, s0, s1, BAD)
-            lane_recorded(LE, P, Z, 0, REC)
-            fk = f[k]
-            for lane in range(LANES):  # latent vIGA-AD and rIGA (vectorizes)
-                iga0 = float(IGA0[lane])
-                l0 = iga0 + 0.45 * (2.0 * U0[lane] - 1.0)
-                lat = ((l0 + ipl * ETA[k, lane]) - IGAE[lane] * fk) + ivsd * Z[24, lane]
-                viga = min(max(math.floor(lat + 0.5), 0.0), 4.0)
-                VIGA[lane] = viga
-                RIGA[lane] = max(viga, min(max(math.floor((lat + RIGAS[lane]) + rvsd * Z[25, lane] + 0.5), 0.0), 4.0))
-                RIGA0[lane] = max(iga0, min(max(math.floor(l0 + rvsd * Z[26, lane] + 0.5), 0.0), 4.0))
-                IGA0F[lane] = iga0
-            for j in range(n_e):
-                if e_visit[j] != k:
+                if lane >= m_lanes:  # padding lanes: simulated, never stored
+                    A[lane] = 0
+                    IGA0[lane] = 3
+                    DRUGM[lane] = 0.0
+                    DROPP[lane] = 0.0
+                    IGAE[lane] = 0.0
+                    RIGAS[lane] = 0.0
                     continue
-                kind, ea, eb, score = e_kind[j], e_a[j], e_b[j], e_score[j]
-                now = REC if score == 0 else (VIGA if score == 1 else RIGA)
-                then = REC0 if score == 0 else (IGA0F if score == 1 else RIGA0)
-                row0 = r * n + p_first
+                cell = 0
+                astr = 0
+                iga0 = 3
+                prior = False
+                for j in range(n_fac):
+                    u = US[j, lane]
+                    lev = 0
+                    for m in range(n_lev[j] - 1):  # branch-free: the level is the number of cdf steps at or below u
+                        lev += u >= cdf[j, m]
+                    cell = cell * n_lev[j] + lev
+                    astr += lev * amul[j]
+                    if j == iga_fac:
+                        iga0 = iga_map[lev]
+                    if j == pb_fac:
+                        prior = pb_map[lev]
+                if iga_fac < 0:
+                    iga0 = 3 if US[n_fac, lane] < 0.5 else 4
+                if filled[cell] == bsize:  # a new block: Fisher-Yates shuffle of the allocation
+                    for i in range(bsize):
+                        blocks[cell, i] = base[i]
+                    for i in range(bsize - 1, 0, -1):
+                        k, s0, s1 = below(s0, s1, i + 1)
+                        tmp = blocks[cell, i]
+                        blocks[cell, i] = blocks[cell, k]
+                        blocks[cell, k] = tmp
+                    filled[cell] = 0
+                a = blocks[cell, filled[cell]]
+                filled[cell] += 1
+                arm_out[r, p_first + lane] = a
+                stratum_out[r, p_first + lane] = astr
+                A[lane] = a
+                IGA0[lane] = iga0
+                DRUGM[lane] = drug[a] * (pbe if prior else 1.0)
+                DROPP[lane] = dropout[a]
+                IGAE[lane] = iga_eff[a]
+                RIGAS[lane] = riga_str[a]
+            # baseline: truncated log-normal latent EASI, regional pattern, recorded EASI (all lanes at once)
+            s0, s1 = lane_normals(S0, S1, Z, _NB, s0, s1, BAD)
+            for lane in range(LANES):  # rejection outside the eligible range (fresh draws from the trial stream)
+                i0 = IGA0[lane]
+                z = Z[0, lane]
+                if z < zlo[i0] or z > zhi[i0]:  # (written back only when redrawn: a scalar store stalls vector loads)
+                    while z < zlo[i0] or z > zhi[i0]:
+                        z, s0, s1 = normal(s0, s1)
+                    Z[0, lane] = z
+            for lane in range(LANES):  # vectorizes
+                i0 = IGA0[lane]
+                z = Z[0, lane]
+                LE0[lane] = mu[i0] + lsd * z  # log latent EASI (at most log 72: the truncation)
+                U0[lane] = min(max(z, -PHI_Z), PHI_Z)
+                B[lane] = Z[33, lane]
+            phi_lanes(U0)
+            for lane in range(LANES):
+                i0 = IGA0[lane]
+                U0[lane] = (U0[lane] - plo[i0]) / (phi[i0] - plo[i0])
+            if z_wide:  # an eligible range beyond PHI_Z (not IGNITE's)
+                for lane in range(LANES):
+                    z = Z[0, lane]
+                    if abs(z) > PHI_Z:
+                        i0 = IGA0[lane]
+                        U0[lane] = (phi_cdf(z) - plo[i0]) / (phi[i0] - plo[i0])
+            for q in range(8):
+                for lane in range(LANES):
+                    P[q, lane] = Z[1 + q, lane]
+            lane_recorded(LE0, P, Z, 9, REC0)
+            for lane in range(m_lanes):  # screening failures: the whole baseline drawn again (trial stream)
+                if REC0[lane] >= min_easi:
+                    continue
+                i0 = IGA0[lane]
+                le0 = u0 = rec0 = 0.0
+                p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
+                for _ in range(200):
+                    z, s0, s1 = normal(s0, s1)
+                    while z < zlo[i0] or z > zhi[i0]:
+                        z, s0, s1 = normal(s0, s1)
+                    le0 = mu[i0] + lsd * z
+                    u0 = (phi_cdf(z) - plo[i0]) / (phi[i0] - plo[i0])
+                    p0, p1, s0, s1 = normal2(s0, s1)
+                    p2, p3, s0, s1 = normal2(s0, s1)
+                    p4, p5, s0, s1 = normal2(s0, s1)
+                    p6, p7, s0, s1 = normal2(s0, s1)
+                    rec0, s0, s1 = recorded(le0, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1)
+                    if rec0 >= min_easi:
+                        break
+                LE0[lane] = le0
+                U0[lane] = u0
+                REC0[lane] = rec0
+                P[0, lane], P[1, lane], P[2, lane], P[3, lane] = p0, p1, p2, p3
+                P[4, lane], P[5, lane], P[6, lane], P[7, lane] = p4, p5, p6, p7
+            # trajectory, discontinuation and rescue up to the last endpoint visit
+            s0, s1 = lane_normals(S0, S1, Z, last + (last % 2), s0, s1, BAD)
+            lane_uniforms(S0, S1, U, 2 * last)
+            for lane in range(LANES):
+                RESC[lane] = -1
+                DROP[lane] = -1
+            for k in range(1, last + 1):  # branch-free over lanes (vectorizes)
+                gk = g[k]
+                fk = f[k]
+                rk = rescue_at[k]
+                for lane in range(LANES):
+                    eta = (-(DRUGM[lane] * fk + pla * gk) + psd * B[lane] * gk) + vsd * Z[k - 1, lane]
+                    rescued = RESC[lane] >= 0
+                    on = (DROP[lane] < 0) & ~(early_stop & rescued)
+                    p_k = DROPP[lane] * (dmult if (k > 1) & (ETA[k - 1, lane] > 0) else 1.0)
+                    drop_now = on & (U[2 * k - 2, lane] < p_k)
+                    DROP[lane] = k if drop_now else DROP[lane]
+                    eta = eta - reff if rescued else eta
+                    resc_now = on & ~drop_now & rk & ~rescued & (eta > lrescue) & (U[2 * k - 1, lane] < rprob)
+                    RESC[lane] = k if resc_now else RESC[lane]
+                    ETA[k, lane] = eta
+            if aux.shape[0] > 0:  # diagnostics for the tests: recorded baseline EASI, rescue and discontinuation visit
                 for lane in range(m_lanes):
-                    resp[j, row0 + lane] = OK[lane] and respond(kind, ea, eb, now[lane], then[lane])
+                    row = r * n + p_first + lane
+                    aux[row, 0] = REC0[lane]
+                    aux[row, 1] = RESC[lane]
+                    aux[row, 2] = DROP[lane]
+            if jitter > 0:
+                for lane in range(LANES):
+                    a0 = S0[lane]
+                    a1 = S1[lane]
+                    for k in range(1, v):
+                        jj, a0, a1 = below(a0, a1, 2 * jitter + 1)
+                        JIT[k, lane] = jj - jitter
+                    S0[lane] = a0
+                    S1[lane] = a1
+            # the endpoint visits
+            done_k = -1
+            for i in range(n_e):
+                k = e_visit[i]
+                if k == done_k:
+                    continue
+                done_k = k
+                any_ok = False
+                for lane in range(m_lanes):
+                    ok = DROP[lane] < 0 or k < DROP[lane]
+                    if ok and RESC[lane] >= 0 and rnr:
+                        ok = 7 * weeks[RESC[lane]] + 1 + JIT[RESC[lane], lane] + 1 > 7 * weeks[k] + 1 + JIT[k, lane]
+                    OK[lane] = ok
+                    any_ok |= ok
+                if not any_ok:
+                    continue
+                for lane in range(LANES):
+                    LE[lane] = LE0[lane] + ETA[k, lane]  # log latent EASI
+                s0, s1 = lane_normals(S0, S1, Z, _NV, s0, s1, BAD)
+                lane_recorded(LE, P, Z, 0, REC)
+                fk = f[k]
+                for lane in range(LANES):  # latent vIGA-AD and rIGA (vectorizes)
+                    iga0 = float(IGA0[lane])
+                    l0 = iga0 + 0.45 * (2.0 * U0[lane] - 1.0)
+                    lat = ((l0 + ipl * ETA[k, lane]) - IGAE[lane] * fk) + ivsd * Z[24, lane]
+                    viga = min(max(math.floor(lat + 0.5), 0.0), 4.0)
+                    VIGA[lane] = viga
+                    riga = math.floor((lat + RIGAS[lane]) + rvsd * Z[25, lane] + 0.5)
+                    RIGA[lane] = max(viga, min(max(riga, 0.0), 4.0))
+                    RIGA0[lane] = max(iga0, min(max(math.floor(l0 + rvsd * Z[26, lane] + 0.5), 0.0), 4.0))
+                    IGA0F[lane] = iga0
+                for j in range(n_e):
+                    if e_visit[j] != k:
+                        continue
+                    kind, ea, eb, score = e_kind[j], e_a[j], e_b[j], e_score[j]
+                    now = REC if score == 0 else (VIGA if score == 1 else RIGA)
+                    then = REC0 if score == 0 else (IGA0F if score == 1 else RIGA0)
+                    row0 = r * n + p_first
+                    for lane in range(m_lanes):
+                        resp[j, row0 + lane] = OK[lane] and respond(kind, ea, eb, now[lane], then[lane])
 
 
 @njit(nogil=True, cache=True)
@@ -670,10 +674,12 @@ def run_serial(n_rep: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, re
                n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any, zlo: Any,
                zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any,
                e_b: Any, sc: Any, amul: Any) -> None:
-    for r in range(n_rep):
-        replicate(r, n, seed, arm_out, stratum_out, resp, aux, weeks, g, f, drug, iga_eff, riga_str, dropout, rescue_at,
-                  jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu, zlo, zhi, plo, phi, base,
-                  e_visit, e_score, e_kind, e_a, e_b, sc, amul)
+    trials(0, n_rep, n, seed, arm_out, stratum_out, resp, aux, weeks, g, f, drug, iga_eff, riga_str, dropout,
+           rescue_at, jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu, zlo, zhi, plo, phi, base,
+           e_visit, e_score, e_kind, e_a, e_b, sc, amul)
+
+
+GROUP = 4  # trials per task of run_parallel (they share working arrays)
 
 
 @njit(nogil=True, cache=True, parallel=True)
@@ -682,10 +688,10 @@ def run_parallel(n_rep: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
                  cdf: Any, n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any,
                  zlo: Any, zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any,
                  e_a: Any, e_b: Any, sc: Any, amul: Any) -> None:
-    for r in prange(n_rep):
-        replicate(r, n, seed, arm_out, stratum_out, resp, aux, weeks, g, f, drug, iga_eff, riga_str, dropout, rescue_at,
-                  jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu, zlo, zhi, plo, phi, base,
-                  e_visit, e_score, e_kind, e_a, e_b, sc, amul)
+    for i in prange((n_rep + GROUP - 1) // GROUP):
+        trials(i * GROUP, min(i * GROUP + GROUP, n_rep), n, seed, arm_out, stratum_out, resp, aux, weeks, g, f, drug,
+               iga_eff, riga_str, dropout, rescue_at, jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu,
+               zlo, zhi, plo, phi, base, e_visit, e_score, e_kind, e_a, e_b, sc, amul)
 
 
 @njit(nogil=True, cache=True)
