@@ -83,6 +83,7 @@ def main() -> None:
     t = time.perf_counter()
     out = simulate_outcomes(STUDY, n, cs, np.random.SeedSequence(1), be, eps)
     t_sim = time.perf_counter() - t
+    analyse_grid(out, lay, [n])  # warm-up (loads the compiled table counter)
     t = time.perf_counter()
     analyse_grid(out, lay, [n])
     t_ana = time.perf_counter() - t
