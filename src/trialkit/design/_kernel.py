@@ -422,10 +422,10 @@ def lane_recorded(LE: Any, P: Any, Z: Any, z0: int, out: Any) -> None:
 
 @_jit
 def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
-              f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, cdf: Any,
-              n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any, zlo: Any,
-              zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any, e_b: Any,
-              sc: Any, amul: Any) -> None:
+           f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, c_lut: Any,
+           c_thr: Any, c_add: Any, c_rand: Any, c_astr: Any, c_iga0: Any, c_prior: Any, n_rcells: int, mu: Any,
+           zlo: Any, zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any,
+           e_b: Any, sc: Any) -> None:
     """Trials ``r0 <= r < r1`` of a chunk (working arrays allocated once for them all), each of ``n`` patients in
     arrival order from its own streams (``seed[r]`` is the state of the stream for strata, randomization and the
     lanes' rare draws; the ``LANES`` lane streams are seeded from it by splitmix64, as Blackman & Vigna recommend),
@@ -437,9 +437,7 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
     last = 0
     for i in range(n_e):
         last = max(last, e_visit[i])
-    n_cells = 1
-    for j in range(n_fac):
-        n_cells *= n_lev[j]
+    n_cells = n_rcells
     bsize = base.size
     blocks = np.empty((n_cells, bsize), dtype=np.int8)
     filled = np.full(n_cells, bsize, dtype=np.int64)  # next slot of the cell's current block
@@ -450,11 +448,12 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
     nz = max(_NB, _NV, last + (last % 2))
     Z = np.empty((nz, LANES))
     U = np.empty((2 * last, LANES))
-    n_us = n_fac + (iga_fac < 0)
-    n_us += n_us % 2
-    US = np.empty((n_us, LANES))
+    US = np.empty((2, LANES))  # one uniform per patient for its stratum cell (and a spare: uniforms come in pairs)
+    nbins = float(c_lut.size)
     P = np.empty((8, LANES))
     A = np.zeros(LANES, dtype=np.int64)
+    CELL = np.zeros(LANES, dtype=np.int64)
+    PRIOR = np.zeros(LANES, dtype=np.bool_)
     IGA0 = np.zeros(LANES, dtype=np.int64)
     DRUGM = np.zeros(LANES)  # drug effect (times the prior-biologic multiplier)
     DROPP = np.zeros(LANES)  # dropout probability per visit
@@ -491,33 +490,17 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
         for p_first in range(0, n, LANES):
             m_lanes = min(LANES, n - p_first)
             # strata (uniforms from the lanes), randomization cell and permuted-block treatment, patient by patient
-            lane_uniforms(S0, S1, US, n_us)
-            for lane in range(LANES):
-                if lane >= m_lanes:  # padding lanes: simulated, never stored
-                    A[lane] = 0
-                    IGA0[lane] = 3
-                    DRUGM[lane] = 0.0
-                    DROPP[lane] = 0.0
-                    IGAE[lane] = 0.0
-                    RIGAS[lane] = 0.0
-                    continue
-                cell = 0
-                astr = 0
-                iga0 = 3
-                prior = False
-                for j in range(n_fac):
-                    u = US[j, lane]
-                    lev = 0
-                    for m in range(n_lev[j] - 1):  # branch-free: the level is the number of cdf steps at or below u
-                        lev += u >= cdf[j, m]
-                    cell = cell * n_lev[j] + lev
-                    astr += lev * amul[j]
-                    if j == iga_fac:
-                        iga0 = iga_map[lev]
-                    if j == pb_fac:
-                        prior = pb_map[lev]
-                if iga_fac < 0:
-                    iga0 = 3 if US[n_fac, lane] < 0.5 else 4
+            lane_uniforms(S0, S1, US, 2)
+            for lane in range(LANES):  # the stratum cell from one uniform (table reads: vectorizes)
+                u = US[0, lane]
+                b = int64(u * nbins)
+                jc = c_lut[b] + (c_add[b] if u >= c_thr[b] else 0)
+                CELL[lane] = jc
+                IGA0[lane] = c_iga0[jc]
+                PRIOR[lane] = c_prior[jc]
+            for lane in range(m_lanes):  # the permuted-block treatment, patient by patient
+                jc = CELL[lane]
+                cell = c_rand[jc]  # randomization cell (all factors)
                 if filled[cell] == bsize:  # a new block: Fisher-Yates shuffle of the allocation
                     for i in range(bsize):
                         blocks[cell, i] = base[i]
@@ -529,11 +512,14 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
                     filled[cell] = 0
                 a = blocks[cell, filled[cell]]
                 filled[cell] += 1
-                arm_out[r, p_first + lane] = a
-                stratum_out[r, p_first + lane] = astr
                 A[lane] = a
-                IGA0[lane] = iga0
-                DRUGM[lane] = drug[a] * (pbe if prior else 1.0)
+                arm_out[r, p_first + lane] = a
+                stratum_out[r, p_first + lane] = c_astr[jc]
+            for lane in range(m_lanes, LANES):  # padding lanes: simulated, never stored
+                A[lane] = 0
+            for lane in range(LANES):  # the arm's parameters (vectorizes)
+                a = A[lane]
+                DRUGM[lane] = drug[a] * (pbe if PRIOR[lane] else 1.0)
                 DROPP[lane] = dropout[a]
                 IGAE[lane] = iga_eff[a]
                 RIGAS[lane] = riga_str[a]
@@ -670,13 +656,13 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
 
 @njit(nogil=True, cache=True)
 def run_serial(n_rep: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
-               f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, cdf: Any,
-               n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any, zlo: Any,
-               zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any,
-               e_b: Any, sc: Any, amul: Any) -> None:
-    trials(0, n_rep, n, seed, arm_out, stratum_out, resp, aux, weeks, g, f, drug, iga_eff, riga_str, dropout,
-           rescue_at, jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu, zlo, zhi, plo, phi, base,
-           e_visit, e_score, e_kind, e_a, e_b, sc, amul)
+               f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, c_lut: Any,
+               c_thr: Any, c_add: Any, c_rand: Any, c_astr: Any, c_iga0: Any, c_prior: Any, n_rcells: int, mu: Any,
+               zlo: Any, zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any,
+               e_b: Any, sc: Any) -> None:
+    trials(0, n_rep, n, seed, arm_out, stratum_out, resp, aux, weeks, g, f, drug, iga_eff, riga_str, dropout, rescue_at,
+           jitter, c_lut, c_thr, c_add, c_rand, c_astr, c_iga0, c_prior, n_rcells, mu, zlo, zhi, plo, phi, base,
+           e_visit, e_score, e_kind, e_a, e_b, sc)
 
 
 GROUP = 4  # trials per task of run_parallel (they share working arrays)
@@ -684,14 +670,14 @@ GROUP = 4  # trials per task of run_parallel (they share working arrays)
 
 @njit(nogil=True, cache=True, parallel=True)
 def run_parallel(n_rep: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, resp: Any, aux: Any, weeks: Any, g: Any,
-                 f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int,
-                 cdf: Any, n_lev: Any, n_fac: int, iga_fac: int, iga_map: Any, pb_fac: int, pb_map: Any, mu: Any,
-                 zlo: Any, zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any,
-                 e_a: Any, e_b: Any, sc: Any, amul: Any) -> None:
+                 f: Any, drug: Any, iga_eff: Any, riga_str: Any, dropout: Any, rescue_at: Any, jitter: int, c_lut: Any,
+                 c_thr: Any, c_add: Any, c_rand: Any, c_astr: Any, c_iga0: Any, c_prior: Any, n_rcells: int, mu: Any,
+                 zlo: Any, zhi: Any, plo: Any, phi: Any, base: Any, e_visit: Any, e_score: Any, e_kind: Any, e_a: Any,
+                 e_b: Any, sc: Any) -> None:
     for i in prange((n_rep + GROUP - 1) // GROUP):
         trials(i * GROUP, min(i * GROUP + GROUP, n_rep), n, seed, arm_out, stratum_out, resp, aux, weeks, g, f, drug,
-               iga_eff, riga_str, dropout, rescue_at, jitter, cdf, n_lev, n_fac, iga_fac, iga_map, pb_fac, pb_map, mu,
-               zlo, zhi, plo, phi, base, e_visit, e_score, e_kind, e_a, e_b, sc, amul)
+               iga_eff, riga_str, dropout, rescue_at, jitter, c_lut, c_thr, c_add, c_rand, c_astr, c_iga0, c_prior,
+               n_rcells, mu, zlo, zhi, plo, phi, base, e_visit, e_score, e_kind, e_a, e_b, sc)
 
 
 @njit(nogil=True, cache=True)

@@ -42,8 +42,9 @@ CHUNK_PATIENTS = 200_000
 MAX_THREADS = 4
 BACKENDS = ("numpy", "numba", "dask", "dask-numba", "cupy")
 #: 2: fused model (trialkit.design.model), SFC64 streams; 3: the numba kernel's rare ziggurat candidates finished
-#: in another order (its numbers changed); 4: its recorded-EASI thresholds in float32 (a boundary case may differ).
-CHECKPOINT_FORMAT = 4
+#: in another order (its numbers changed); 4: its recorded-EASI thresholds in float32 (a boundary case may differ);
+#: 5: its stratum cells from one uniform each.
+CHECKPOINT_FORMAT = 5
 
 
 def default_chunk_size(n: int) -> int:
