@@ -204,6 +204,21 @@ def study_arrays(study: Study, endpoints: list[Endpoint]) -> dict[str, Any]:
     )
 
 
+_ARRAYS: list[tuple[Study, tuple[str, ...], dict[str, Any]]] = []  # the last few studies' arrays (strong refs)
+
+
+def cached_study_arrays(study: Study, endpoints: list[Endpoint]) -> dict[str, Any]:
+    """:func:`study_arrays`, kept for the last few studies (the engine asks for them once per chunk)."""
+    key = tuple(e.id for e in endpoints)
+    for st, k, d in _ARRAYS:
+        if st is study and k == key:
+            return d
+    d = study_arrays(study, endpoints)
+    _ARRAYS.append((study, key, d))
+    del _ARRAYS[:-4]
+    return d
+
+
 _ORDER = ("weeks", "g", "f", "drug", "iga_eff", "riga_str", "dropout", "rescue_at", "jitter", "c_lut", "c_thr",
           "c_add", "c_rand", "c_astr", "c_iga0", "c_prior", "n_rcells", "mu", "zlo", "zhi", "plo", "phi", "base",
           "e_visit", "e_score", "e_kind", "e_a", "e_b", "sc")
@@ -236,7 +251,7 @@ def simulate_chunk(study: Study, endpoints: list[Endpoint], n: int, replicates: 
     discontinuation visit (-1: none; both followed only up to the last endpoint visit, and a discontinuation is
     not looked for after a rescue that already makes the patient a non-responder)."""
     kern = _kernels()
-    d = study_arrays(study, endpoints) if arrays is None else arrays
+    d = cached_study_arrays(study, endpoints) if arrays is None else arrays
     r = int(replicates)
     arm = np.empty((r, n), dtype=np.int8)
     stratum = np.empty((r, n), dtype=np.int16)
