@@ -278,6 +278,11 @@ def test_compiled_tables_equal_bincount_tables():
     moved = outcome_tables(out.__class__(out.arm, out.stratum, resp), lay, [N], compiled=True)[0] - fast_t[0]
     d = len(lay.active) if out.arm[2, 5] == lay.placebo else 1  # placebo is the control row of every dose
     assert np.abs(moved).sum() == 2 * d and np.abs(moved[2, 1]).sum() == 2 * d
+    # more endpoints than the counter's flag patterns hold (E > 8: counted one endpoint at a time)
+    rng = np.random.default_rng(7)
+    many = out.__class__(out.arm, out.stratum, rng.random((11, 6, N)) < 0.4)
+    assert np.array_equal(outcome_tables(many, lay, [N, 50], compiled=True),
+                          outcome_tables(many, lay, [N, 50], compiled=False))
 
 
 def test_kernel_randomization_is_stratified_permuted_blocks():

@@ -475,11 +475,11 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
     OK = np.zeros(LANES, dtype=np.bool_)
     JIT = np.zeros((v, LANES), dtype=np.int64)
     BAD = np.zeros(LANES, dtype=np.int64)
+    S0 = np.empty(LANES, dtype=np.uint64)
+    S1 = np.empty(LANES, dtype=np.uint64)
     for r in range(r0, r1):
         s0 = uint64(seed[r, 0])
         s1 = uint64(seed[r, 1])
-        S0 = np.empty(LANES, dtype=np.uint64)
-        S1 = np.empty(LANES, dtype=np.uint64)
         x = s0 ^ ((s1 << uint64(32)) | (s1 >> uint64(32)))  # the lanes' states: splitmix64 from the trial's key
         for lane in range(LANES):
             x, S0[lane] = splitmix64(x)
@@ -489,7 +489,7 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
         filled[:] = bsize  # a fresh set of permuted blocks per trial
         for p_first in range(0, n, LANES):
             m_lanes = min(LANES, n - p_first)
-            # strata (uniforms from the lanes), randomization cell and permuted-block treatment, patient by patient
+            # strata (a uniform from each lane), then the permuted-block treatment patient by patient
             lane_uniforms(S0, S1, US, 2)
             for lane in range(LANES):  # the stratum cell from one uniform (table reads: vectorizes)
                 u = US[0, lane]

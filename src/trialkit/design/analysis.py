@@ -1,11 +1,13 @@
 """The per-trial analysis of many simulated trials at once: stratified counts, CMH tests, MH risk differences,
 the graphical multiplicity strategy, and their sums over replicates (what a chunk hands back).
 
-Counts come from one ``bincount`` over (replicate, endpoint, stratum, arm, response) into (E, R, K, A, 2); each
-active arm against placebo gives (E, R, K, 2, 2) tables (rows treatment/control, columns responder/non-responder)
-for :func:`trialkit.stats.mh_test` (the CMH test the one-trial analysis uses, uncorrected as SAS) and
-:func:`trialkit.stats.stratified_risk_difference` (MH estimate, Sato variance), both vectorized over the leading
-axes. The two-sided CMH p-values go through the study's :class:`~trialkit.multiplicity.Strategy`.
+Each active arm against placebo gives stratified 2x2 tables (replicate, endpoint, dose, stratum, 2, 2) (rows
+treatment/control, columns responder/non-responder), counted in one compiled pass per trial
+(:func:`outcome_tables`; ``numpy.bincount`` when numba does not import, the same integers), for
+:func:`trialkit.stats.mh_test` (the CMH test the one-trial analysis uses, uncorrected as SAS) and
+:func:`trialkit.stats.mh_risk_difference` (the MH estimate of ``stratified_risk_difference(..., "mh")``), both
+vectorized over the leading axes. The two-sided CMH p-values go through the study's
+:class:`~trialkit.multiplicity.Strategy`.
 """
 
 from __future__ import annotations
@@ -176,11 +178,7 @@ def analyse(out: Outcomes, lay: Layout, n: int) -> dict[str, np.ndarray]:
 
 def analyse_grid(out: Outcomes, lay: Layout, ns: list[int]) -> dict[str, np.ndarray]:
     """:func:`analyse` at each sample size of ``ns`` (prefixes of the simulated trials), stacked on axis 0."""
-    return stack_sums([analyse_tables(t, lay) for t in outcome_tables(out, lay, ns)])
-
-
-def stack_sums(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Per-sample-size sums stacked on axis 0."""
+    parts = [analyse_tables(t, lay) for t in outcome_tables(out, lay, ns)]
     return {k: np.stack([np.asarray(pt[k]) for pt in parts]) for k in SUM_KEYS}
 
 
