@@ -304,3 +304,18 @@ def test_kernel_randomization_is_stratified_permuted_blocks():
                     STUDY.strata[2].prevalence).ravel()
     got = np.bincount(stratum.ravel(), minlength=prev.size) / stratum.size
     assert np.all(np.abs(got - prev) <= 4 * np.sqrt(prev * (1 - prev) / stratum.size))
+
+
+def test_cell_table_is_exact_and_refuses_unresolvable_prevalences():
+    """The one-uniform stratum cell: on a fine grid of uniforms every cell gets its probability (cells of
+    probability zero none), and prevalences whose cells the table cannot tell apart are refused with a fix."""
+    from trialkit.errors import TrialkitError
+
+    lut, thr, add = fast._cell_tables([np.array([0.5, 0.0, 0.5]), np.array([0.3, 0.7])], 2)
+    u = (np.arange(2**18) + 0.5) / 2**18
+    b = (u * lut.size).astype(np.int64)
+    got = np.bincount(lut[b] + np.where(u >= thr[b], add[b], 0), minlength=12) / u.size
+    want = np.outer(np.outer([0.5, 0.0, 0.5], [0.3, 0.7]).ravel(), [0.5, 0.5]).ravel()
+    assert np.all(np.abs(got - want) <= 2**-18) and np.all(got[want == 0] == 0)
+    with pytest.raises(TrialkitError, match="strata.prevalence"):
+        fast._cell_tables([np.array([0.5, 1e-9, 0.5 - 1e-9])], 1)

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from trialkit.errors import TrialkitError
 from trialkit.scores import WEIGHTS_ADULT
 from trialkit.simulate import _SIGN_WEIGHTS, _arm_vectors
 from trialkit.study import Endpoint, Study
@@ -115,10 +116,12 @@ def _cell_tables(prevalences: list[np.ndarray], n_pseudo: int) -> tuple[np.ndarr
     thresholds = np.cumsum(p)[:-1]
     values, mult = np.unique(thresholds, return_counts=True)
     nb = 1024
-    while np.any(np.diff(np.floor(values * nb)) == 0) and nb < 2**22:
+    while np.any(np.diff(np.floor(values * nb)) == 0) and nb < 2**20:
         nb *= 2
     if np.any(np.diff(np.floor(values * nb)) == 0):
-        raise ValueError("stratum cell probabilities too close to tell apart")
+        raise TrialkitError("stratum cell probabilities too close together for the compiled design kernel",
+                            variable="strata.prevalence", fix="keep every stratum cell's probability above about 1e-6, "
+                            "or use --backend numpy")
     lut = np.searchsorted(thresholds, np.arange(nb) / nb, side="right").astype(np.int64)
     thr = np.full(nb, 2.0)
     add = np.zeros(nb, dtype=np.int64)
