@@ -179,6 +179,14 @@ def test_kernel_matches_numpy_model_other_visits_and_policy():
             assert p1 > 0.03
             se = np.sqrt(p1 * (1 - p1) / xa.size + p2 * (1 - p2) / xb.size)
             assert abs(p1 - p2) <= 4 * se, (eps[e].id, arm, p1, p2)
+    # jointly over the two visits: responder at both (the baseline scores are the patient's own at both visits)
+    for e in range(len(base)):
+        for arm in range(len(s.arms)):
+            xa = (a.resp[e] & a.resp[e + len(base)])[a.arm == arm]
+            xb = (b.resp[e] & b.resp[e + len(base)])[b.arm == arm]
+            p1, p2 = xa.mean(), xb.mean()
+            se = np.sqrt(p1 * (1 - p1) / xa.size + p2 * (1 - p2) / xb.size)
+            assert p1 > 0.02 and abs(p1 - p2) <= 4 * se, (base[e].id, arm, p1, p2)
 
 
 def test_kernel_reproducible_whatever_the_threads():

@@ -98,3 +98,31 @@ def test_fused_model_matches_one_trial_code(scenario):
         ref = composite_responders(s, cohort, ep)[:, 1]
         assert np.array_equal(fast, ref), ep.id
         assert 0.02 < ref.mean() < 0.98  # not a vacuous comparison
+
+
+def test_baseline_riga_is_drawn_once_per_patient(monkeypatch):
+    """With endpoints at two visits, a patient counted at both has the same baseline rIGA noise at both (as the
+    one-trial simulator, which draws the baseline rIGA once per patient), and different patients different noise."""
+    from trialkit.design.backend import array_backend
+    from trialkit.design.simulator import simulate_outcomes
+
+    base = design_endpoints(STUDY)
+    eps = [*base, *(e.model_copy(update={"id": e.id + "W16", "visit_week": 16}) for e in base)]
+    seen: list[np.ndarray] = []
+    real = model.iga_scores
+
+    def spy(study, p, k, arms, iga0, easi0_u, eta_k, iga_k, riga0_z, riga_k, xp=np):
+        seen.append((k, np.asarray(easi0_u).copy(), np.asarray(riga0_z).copy()))
+        return real(study, p, k, arms, iga0, easi0_u, eta_k, iga_k, riga0_z, riga_k, xp)
+
+    monkeypatch.setattr(model, "iga_scores", spy)
+    simulate_outcomes(STUDY, 400, 3, np.random.SeedSequence(8), array_backend(), eps)
+    visits = sorted({k for k, _, _ in seen})
+    assert len(visits) == 2
+    by_visit = {k: {} for k in visits}
+    for k, u, z in seen:  # a patient's easi0_u identifies it (continuous, distinct)
+        by_visit[k].update(zip(u.tolist(), z.tolist(), strict=True))
+    both = set(by_visit[visits[0]]) & set(by_visit[visits[1]])
+    assert len(both) > 500
+    assert all(by_visit[visits[0]][u] == by_visit[visits[1]][u] for u in both)
+    assert len({by_visit[visits[0]][u] for u in both}) == len(both)

@@ -292,7 +292,7 @@ def respond(kind: int, a: float, b: float, aval: float, base: float) -> bool:
 
 LANES = 32  # patients simulated side by side, one xoroshiro128++ stream each (SIMD over patients)
 _NB = 34  # normals per lane at baseline: truncated-normal candidate, 8 pattern, 24 recorded-EASI, patient effect
-_NV = 28  # normals per lane at an endpoint visit: 24 recorded-EASI, 3 IGA, one spare (pairs)
+_NV = 28  # normals per lane at an endpoint visit: 24 recorded-EASI, 3 IGA (the third used once), one spare
 
 
 @_inl
@@ -615,6 +615,7 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
                     S1[lane] = a1
             # the endpoint visits
             done_k = -1
+            have_r0 = False  # the baseline rIGA: one draw per patient, at the first endpoint visit simulated
             for i in range(n_e):
                 k = e_visit[i]
                 if k == done_k:
@@ -633,6 +634,12 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
                     LE[lane] = LE0[lane] + ETA[k, lane]  # log latent EASI
                 s0, s1 = lane_normals(S0, S1, Z, _NV, s0, s1, BAD)
                 lane_recorded(LE, P, Z, 0, REC)
+                if not have_r0:  # the baseline rIGA, once per patient (vectorizes)
+                    for lane in range(LANES):
+                        iga0 = float(IGA0[lane])
+                        l0 = iga0 + 0.45 * (2.0 * U0[lane] - 1.0)
+                        RIGA0[lane] = max(iga0, min(max(math.floor(l0 + rvsd * Z[26, lane] + 0.5), 0.0), 4.0))
+                    have_r0 = True
                 fk = f[k]
                 for lane in range(LANES):  # latent vIGA-AD and rIGA (vectorizes)
                     iga0 = float(IGA0[lane])
@@ -642,7 +649,6 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
                     VIGA[lane] = viga
                     riga = math.floor((lat + RIGAS[lane]) + rvsd * Z[25, lane] + 0.5)
                     RIGA[lane] = max(viga, min(max(riga, 0.0), 4.0))
-                    RIGA0[lane] = max(iga0, min(max(math.floor(l0 + rvsd * Z[26, lane] + 0.5), 0.0), 4.0))
                     IGA0F[lane] = iga0
                 for j in range(n_e):
                     if e_visit[j] != k:

@@ -43,8 +43,9 @@ MAX_THREADS = 4
 BACKENDS = ("numpy", "numba", "dask", "dask-numba", "cupy")
 #: 2: fused model (trialkit.design.model), SFC64 streams; 3: the numba kernel's rare ziggurat candidates finished
 #: in another order (its numbers changed); 4: its recorded-EASI thresholds in float32 (a boundary case may differ);
-#: 5: its stratum cells from one uniform each.
-CHECKPOINT_FORMAT = 5
+#: 5: its stratum cells from one uniform each; 6: the baseline rIGA drawn once per patient (both models; the numpy
+#: model's draws moved).
+CHECKPOINT_FORMAT = 6
 
 
 def default_chunk_size(n: int) -> int:

@@ -261,6 +261,7 @@ def simulate_responders(study: Study, endpoints: list[Endpoint], strata: Any, ar
         eta, rescue_visit, drop_visit = trajectory(
             study, p, a, prior_bio[lo:hi], z(nb), z(v - 1, nb), rng.random((v - 1, nb), dtype=dtype),
             rng.random((len(p.rescue_visits), nb), dtype=dtype), xp)
+        riga0_z = z(nb)  # the baseline rIGA's noise: one draw per patient, whatever the endpoint visits
         for k in visits:
             idx = xp.flatnonzero(counted(study, p, k, rescue_visit, drop_visit, jitter, xp))
             mk = int(idx.size)
@@ -269,8 +270,8 @@ def simulate_responders(study: Study, endpoints: list[Endpoint], strata: Any, ar
             eta_k = eta[k - 1][idx]
             easi_lat = xp.minimum(easi0[idx] * xp.exp(eta_k), 72.0)
             rec = recorded_easi(easi_lat, prof_i[:, idx], prof_a[:, idx], z(4, mk), z(4, mk), z(4, 4, mk), xp)
-            viga0, viga, riga0, riga = iga_scores(study, p, k, a[idx], g0[idx], u[idx], eta_k, z(mk), z(mk),
-                                                  z(mk), xp)
+            viga0, viga, riga0, riga = iga_scores(study, p, k, a[idx], g0[idx], u[idx], eta_k, z(mk),
+                                                  riga0_z[idx], z(mk), xp)
             values = {"EASI": (rec, rec0[idx]), "VIGA": (viga, viga0), "RIGA": (riga, riga0)}
             rows = _as_host(idx) + lo
             for i, ep in enumerate(endpoints):
