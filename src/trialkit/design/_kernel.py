@@ -249,14 +249,43 @@ def phi_cdf(z: float) -> float:
     return 0.5 * math.erfc(-z * 0.7071067811865476)
 
 
-T1, T2, T3, T4, T5, T6 = (float(x) for x in LOG_HALF_STEPS)  # log(m - 1/2), m = 1..6
-LW0, LW1, LW2, LW3 = (float(x) for x in LOG_SIGN_W)  # log sign weights
+# float32 constants of the recorded EASI (the numpy model's precision; a rounding boundary moves by about 1e-7
+# relative): a loop over lanes gets twice the lanes per vector instruction
+F1 = np.float32(1.0)
+F0 = np.float32(0.0)
+T1F, T2F, T3F, T4F, T5F, T6F = (np.float32(x) for x in LOG_HALF_STEPS)  # log(m - 1/2), m = 1..6
+LW0F, LW1F, LW2F, LW3F = (np.float32(x) for x in LOG_SIGN_W)  # log sign weights
+C025 = np.float32(0.25)
+C010 = np.float32(0.10)
+C015 = np.float32(0.15)
 
 
 @_inl
-def steps(x: float) -> int:
-    """min(rint(exp(x)), 6) as a count of thresholds (ties have probability zero); constants, so it vectorizes."""
-    return (x >= T1) + (x >= T2) + (x >= T3) + (x >= T4) + (x >= T5) + (x >= T6)
+def steps32(x: Any) -> Any:
+    """min(rint(exp(x)), 6) as a count of thresholds (ties have probability zero), in float32 (integer-valued,
+    exact); constants, so a loop over lanes vectorizes."""
+    return ((F1 if x >= T1F else F0) + (F1 if x >= T2F else F0) + (F1 if x >= T3F else F0)) + \
+        ((F1 if x >= T4F else F0) + (F1 if x >= T5F else F0) + (F1 if x >= T6F else F0))
+
+
+@_inl
+def region_points(l6s: Any, pi: float, pa: float, zi: float, za: float, z0: float, z1: float, z2: float,
+                  z3: float) -> float:
+    """Half-point sign-score sum times area score of one region (not yet weighted): ``l6s`` = log(6 sqrt(q)) in
+    float32, ``pi``, ``pa`` the intensity and area regional pattern, ``zi``, ``za`` their visit noise and
+    ``z0..z3`` the four signs' noise."""
+    li = l6s + C025 * np.float32(pi) + C010 * np.float32(zi)
+    area = steps32(l6s + C025 * np.float32(pa) + C010 * np.float32(za))
+    hs = (steps32(li + LW0F + C015 * np.float32(z0)) + steps32(li + LW1F + C015 * np.float32(z1))) + \
+        (steps32(li + LW2F + C015 * np.float32(z2)) + steps32(li + LW3F + C015 * np.float32(z3)))
+    return float(hs * area)
+
+
+@_inl
+def log6sqrtq(log_easi: float) -> Any:
+    """log(6 sqrt(q)), q = min(EASI / 72, 1), from log EASI (float32): the log of the half-point intensity and of
+    the area before the regional terms."""
+    return np.float32(LOG6 + 0.5 * min(log_easi - LOG72, 0.0))
 
 
 @_inl
@@ -265,19 +294,15 @@ def recorded(log_easi: float, p0: float, p1: float, p2: float, p3: float, p4: fl
     """Recorded EASI of one patient at one visit from the log of its latent EASI (the model's
     ``q = min(EASI / 72, 1)`` on the log scale: no logarithm or exponential needed); p0..p3 intensity and p4..p7
     area regional pattern."""
-    l6s = LOG6 + 0.5 * min(log_easi - LOG72, 0.0)  # log(6 sqrt(q)): log of the half-point intensity and of the area
+    l6s = log6sqrtq(log_easi)
     tot = 0.0
     for r in range(4):
         pi = p0 if r == 0 else (p1 if r == 1 else (p2 if r == 2 else p3))
         pa = p4 if r == 0 else (p5 if r == 1 else (p6 if r == 2 else p7))
         zi, za, s0, s1 = normal2(s0, s1)
-        li = l6s + 0.25 * pi + 0.10 * zi
-        area = steps(l6s + 0.25 * pa + 0.10 * za)
-        za, zb, s0, s1 = normal2(s0, s1)
-        zc, zd, s0, s1 = normal2(s0, s1)
-        hs = steps(li + LW0 + 0.15 * za) + steps(li + LW1 + 0.15 * zb) + steps(li + LW2 + 0.15 * zc) \
-            + steps(li + LW3 + 0.15 * zd)
-        tot += (hs * area) * 0.5 * WR[r]
+        z0, z1, s0, s1 = normal2(s0, s1)
+        z2, z3, s0, s1 = normal2(s0, s1)
+        tot += region_points(l6s, pi, pa, zi, za, z0, z1, z2, z3) * (0.5 * WR[r])
     return tot, s0, s1
 
 
@@ -298,13 +323,7 @@ _NV = 28  # normals per lane at an endpoint visit: 24 recorded-EASI, 3 IGA (the 
 @_inl
 def lane_next(S0: Any, S1: Any, lane: int) -> Any:
     """xoroshiro128++ output of lane ``lane``; its state advanced in place."""
-    s0 = S0[lane]
-    s1 = S1[lane]
-    t = s0 + s1
-    res = ((t << uint64(17)) | (t >> uint64(47))) + s0
-    s1 ^= s0
-    S0[lane] = ((s0 << uint64(49)) | (s0 >> uint64(15))) ^ s1 ^ (s1 << uint64(21))
-    S1[lane] = (s1 << uint64(28)) | (s1 >> uint64(36))
+    res, S0[lane], S1[lane] = nx(S0[lane], S1[lane])
     return res
 
 
@@ -381,44 +400,19 @@ def lane_uniforms(S0: Any, S1: Any, U: Any, rows: int) -> None:
             U[q + 1, lane] = float(int64(u >> uint64(32))) * INV32
 
 
-# float32 versions of the constants of ``recorded`` for ``lane_recorded``: twice the lanes per vector instruction
-F1 = np.float32(1.0)
-F0 = np.float32(0.0)
-T1F, T2F, T3F, T4F, T5F, T6F = (np.float32(x) for x in LOG_HALF_STEPS)
-LW0F, LW1F, LW2F, LW3F = (np.float32(x) for x in LOG_SIGN_W)
-C025 = np.float32(0.25)
-C010 = np.float32(0.10)
-C015 = np.float32(0.15)
-
-
-@_inl
-def steps32(x: Any) -> Any:
-    """:func:`steps` in float32 (a float32 count: integer-valued, exact)."""
-    return ((F1 if x >= T1F else F0) + (F1 if x >= T2F else F0) + (F1 if x >= T3F else F0)) + \
-        ((F1 if x >= T4F else F0) + (F1 if x >= T5F else F0) + (F1 if x >= T6F else F0))
-
-
 @_inl
 def lane_recorded(LE: Any, P: Any, Z: Any, z0: int, out: Any) -> None:
     """:func:`recorded` for every lane at once: log latent EASI ``LE``, regional pattern ``P`` (8 rows) and the
-    visit's 24 normals ``Z[z0:z0 + 24]`` (per region: intensity, area, four signs). The threshold counts are done
-    in float32 (the numpy model's precision; a rounding boundary moves by about 1e-7 relative), which gives
-    vector instructions twice the lanes: 21 -> 16 ns per patient for the two evaluations."""
+    visit's 24 normals ``Z[z0:z0 + 24]`` (per region: intensity, area, four signs). The threshold counts in float32
+    give vector instructions twice the lanes: 21 -> 16 ns per patient for the two evaluations."""
     for lane in range(LANES):
         out[lane] = 0.0
     for r in range(4):
         zr = z0 + 6 * r
         wr = 0.5 * WR[r]
         for lane in range(LANES):
-            l6s = np.float32(LOG6 + 0.5 * min(LE[lane] - LOG72, 0.0))
-            li = l6s + C025 * np.float32(P[r, lane]) + C010 * np.float32(Z[zr, lane])
-            area = steps32(l6s + C025 * np.float32(P[4 + r, lane]) + C010 * np.float32(Z[zr + 1, lane]))
-            h0 = steps32(li + LW0F + C015 * np.float32(Z[zr + 2, lane]))
-            h1 = steps32(li + LW1F + C015 * np.float32(Z[zr + 3, lane]))
-            h2 = steps32(li + LW2F + C015 * np.float32(Z[zr + 4, lane]))
-            h3 = steps32(li + LW3F + C015 * np.float32(Z[zr + 5, lane]))
-            hs = (h0 + h1) + (h2 + h3)
-            out[lane] += float(hs * area) * wr
+            out[lane] += region_points(log6sqrtq(LE[lane]), P[r, lane], P[4 + r, lane], Z[zr, lane], Z[zr + 1, lane],
+                                       Z[zr + 2, lane], Z[zr + 3, lane], Z[zr + 4, lane], Z[zr + 5, lane]) * wr
 
 
 @_jit
@@ -463,7 +457,8 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
     VIGA = np.zeros(LANES)
     RIGA = np.zeros(LANES)
     RIGA0 = np.zeros(LANES)
-    IGA0F = np.zeros(LANES)
+    IGA0F = np.zeros(LANES)  # baseline vIGA-AD as a float
+    L0 = np.zeros(LANES)  # its latent value
     LE0 = np.zeros(LANES)
     U0 = np.zeros(LANES)
     REC0 = np.zeros(LANES)
@@ -614,6 +609,9 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
                     S0[lane] = a0
                     S1[lane] = a1
             # the endpoint visits
+            for lane in range(LANES):  # baseline vIGA-AD and its latent value L0 (vectorizes)
+                IGA0F[lane] = float(IGA0[lane])
+                L0[lane] = IGA0F[lane] + 0.45 * (2.0 * U0[lane] - 1.0)
             done_k = -1
             have_r0 = False  # the baseline rIGA: one draw per patient, at the first endpoint visit simulated
             for i in range(n_e):
@@ -636,20 +634,16 @@ def trials(r0: int, r1: int, n: int, seed: Any, arm_out: Any, stratum_out: Any, 
                 lane_recorded(LE, P, Z, 0, REC)
                 if not have_r0:  # the baseline rIGA, once per patient (vectorizes)
                     for lane in range(LANES):
-                        iga0 = float(IGA0[lane])
-                        l0 = iga0 + 0.45 * (2.0 * U0[lane] - 1.0)
-                        RIGA0[lane] = max(iga0, min(max(math.floor(l0 + rvsd * Z[26, lane] + 0.5), 0.0), 4.0))
+                        riga0 = math.floor(L0[lane] + rvsd * Z[26, lane] + 0.5)
+                        RIGA0[lane] = max(IGA0F[lane], min(max(riga0, 0.0), 4.0))
                     have_r0 = True
                 fk = f[k]
                 for lane in range(LANES):  # latent vIGA-AD and rIGA (vectorizes)
-                    iga0 = float(IGA0[lane])
-                    l0 = iga0 + 0.45 * (2.0 * U0[lane] - 1.0)
-                    lat = ((l0 + ipl * ETA[k, lane]) - IGAE[lane] * fk) + ivsd * Z[24, lane]
+                    lat = ((L0[lane] + ipl * ETA[k, lane]) - IGAE[lane] * fk) + ivsd * Z[24, lane]
                     viga = min(max(math.floor(lat + 0.5), 0.0), 4.0)
                     VIGA[lane] = viga
                     riga = math.floor((lat + RIGAS[lane]) + rvsd * Z[25, lane] + 0.5)
                     RIGA[lane] = max(viga, min(max(riga, 0.0), 4.0))
-                    IGA0F[lane] = iga0
                 for j in range(n_e):
                     if e_visit[j] != k:
                         continue

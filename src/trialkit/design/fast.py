@@ -195,10 +195,12 @@ def study_arrays(study: Study, endpoints: list[Endpoint]) -> dict[str, Any]:
     return dict(
         weeks=weeks, g=1.0 - np.exp(-t / m.placebo_onset_weeks), f=1.0 - np.exp(-t / m.drug_onset_weeks),
         drug=av["drug_effect"], iga_eff=av["iga_effect"], riga_str=av["riga_strictness"], dropout=av["dropout"],
-        rescue_at=rescue_at, jitter=int(jitter), cdf=cdf, n_lev=n_lev, n_fac=f_n, iga_fac=iga_fac,
-        iga_map=iga_map, pb_fac=pb_fac, pb_map=pb_map, mu=mu, zlo=zlo, zhi=zhi, plo=special.ndtr(zlo),
+        rescue_at=rescue_at, jitter=int(jitter),
+        # the strata one factor at a time: what earlier kernels took (benchmarks/kernel_ab.py times them)
+        cdf=cdf, n_lev=n_lev, n_fac=f_n, iga_fac=iga_fac, iga_map=iga_map, pb_fac=pb_fac, pb_map=pb_map, amul=amul,
+        mu=mu, zlo=zlo, zhi=zhi, plo=special.ndtr(zlo),
         phi=special.ndtr(zhi), base=base, e_visit=e_visit, e_score=e_score, e_kind=e_kind, e_a=e_a, e_b=e_b,
-        sc=sc, amul=amul, c_lut=lut, c_thr=thr, c_add=add,
+        sc=sc, c_lut=lut, c_thr=thr, c_add=add,
         c_rand=(levels[:, :f_n] @ radix).astype(np.int64),  # randomization cell (all factors, first slowest)
         c_astr=(levels[:, :f_n] @ amul[:f_n]).astype(np.int64),  # analysis stratum
         c_iga0=(iga_map[levels[:, iga_fac]] if iga_fac >= 0 else 3 + levels[:, -1]).astype(np.int64),

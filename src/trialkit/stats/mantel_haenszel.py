@@ -51,8 +51,8 @@ def mh_test(counts: Any, correction: bool = False) -> TestResult:
     v = safe_div(n1 * n2 * m1 * m2, tot * tot * (tot - 1))
     dev = np.where(informative, a - e, 0.0).sum(-1)
     var = np.where(informative, v, 0.0).sum(-1)
-    c = np.where(np.abs(dev) >= 0.5, 0.5, 0.0) if correction else 0.0
-    q = safe_div((np.abs(dev) - c) ** 2, var)
+    cc = np.where(np.abs(dev) >= 0.5, 0.5, 0.0) if correction else 0.0
+    q = safe_div((np.abs(dev) - cc) ** 2, var)
     p = special.erfc(np.sqrt(q / 2))  # chi-square(1) upper tail: P(|Z| > sqrt(q))
     return TestResult(q, np.ones_like(q), p, extra={"deviation": dev, "variance": var})
 
