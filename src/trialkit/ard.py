@@ -41,7 +41,7 @@ class ARD:
     """Collects analysis results row by row; ``to_frame()`` gives the long table.
 
     >>> ard = ARD()
-    >>> ard.add("EASI75", "AVALC", "n", 42, groups={"TRT01P": "Placebo"}, fmt="{:.0f}")
+    >>> ard.add("RESP", "AVALC", "n", 42, groups={"TRT01P": "Placebo"}, fmt="{:.0f}")
     >>> ard.to_frame().select("group1_level", "stat_name", "stat").row(0)
     ('Placebo', 'n', 42.0)
     """

@@ -27,28 +27,31 @@ from trialkit.simulate import Cohort, evolve, prepare
 from trialkit.study import Endpoint, Study
 
 
-def score_values(cohort: Cohort, score: str) -> NDArray[np.float64]:
-    """Recorded values of a score by visit (NaN where missing), shape (n, V)."""
-    if score == "EASI":
-        return cohort.easi()
-    if score == "VIGA":
-        return np.where(cohort.observed, cohort.viga, np.nan).astype(float)
-    if score == "RIGA":
-        return np.where(cohort.observed, cohort.riga, np.nan).astype(float)
-    if score == "PPNRS":
-        return cohort.nrs
-    raise ValueError(score)
+def score_values(study: Study, cohort: Cohort, score: str) -> NDArray[np.float64]:
+    """Recorded values of a study score by visit (NaN where missing), shape (n, V): the disease-model output that
+    ``[model.scores]`` records it from."""
+    roles = study.model_or_fail("calibration").scores
+    outputs = {
+        roles.composite: cohort.easi,
+        roles.global_assessment: lambda: np.where(cohort.observed, cohort.viga, np.nan).astype(float),
+        roles.revised_global_assessment: lambda: np.where(cohort.observed, cohort.riga, np.nan).astype(float),
+        roles.itch: lambda: cohort.nrs,
+    }
+    if score not in outputs or score is None:
+        raise TrialkitError(f"the disease model does not record score '{score}'", variable="model.scores",
+                            fix="map the score to a model output in [model.scores]")
+    return outputs[score]()
 
 
 def composite_responders(study: Study, cohort: Cohort, endpoint: Endpoint) -> NDArray[np.bool_]:
-    """Responder status by visit, shape (n, V), under the study's intercurrent-event strategy.
+    """Responder status by visit, shape (n, V), under the endpoint's intercurrent-event strategy.
 
-    Composite strategy: rescue started on or before the visit date, discontinuation (no data) and missing data
-    all count as non-response.
+    Rescue started on or before the visit date counts as non-response under the composite strategy; in the
+    simulation there are no data after discontinuation, so discontinuation and missing data are non-response.
     """
-    vals = score_values(cohort, endpoint.score)
+    vals = score_values(study, cohort, endpoint.score)
     resp = criterion(endpoint, vals, vals[:, :1])
-    if study.intercurrent_events.rescue == "non-responder":
+    if study.strategies(endpoint).rescue == "non-responder":
         rescued = (cohort.rescue_day[:, None] >= 0) & (cohort.rescue_day[:, None] <= cohort.visit_day)
         resp &= ~rescued
     return resp
@@ -60,14 +63,6 @@ class CalibrationResult:
     targets: dict[tuple[str, str], float]
     achieved: dict[tuple[str, str], float]
     n_per_arm: int
-
-
-_STEPS: tuple[tuple[str, str, tuple[float, float]], ...] = (
-    # endpoint, parameter, search bracket
-    ("EASI75", "effect", (-1.5, 4.0)),
-    ("VIGA01", "iga_effect", (-4.0, 4.0)),
-    ("RIGA01", "riga_strictness", (-4.0, 4.0)),
-)
 
 
 def _with(study: Study, arm_id: str, key: str, value: float) -> Study:
@@ -83,16 +78,22 @@ def _with(study: Study, arm_id: str, key: str, value: float) -> Study:
 
 def calibrate(study: Study, n_per_arm: int = 150_000, seed: int = 20250308,
               progress: Callable[[str], None] | None = None) -> CalibrationResult:
-    """Fit the arm-level parameters so that the expected week-24 composite rates match ``study.published``."""
+    """Fit the arm-level parameters, step by step as ``[[calibration]]`` lists them, so that the expected composite
+    rates match ``study.published``."""
+    steps = [(c.endpoint, c.parameter, c.bracket) for c in study.calibration
+             if any(p.endpoint == c.endpoint for p in study.published)]
+    if not steps:
+        raise TrialkitError("nothing to calibrate: the study file has no [[calibration]] step with a published "
+                            "rate to match", variable="calibration",
+                            fix="add [[published]] results and [[calibration]] steps (docs/study-file.md)")
+    study.model_or_fail("calibration")
     targets: dict[tuple[str, str], float] = {}
     achieved: dict[tuple[str, str], float] = {}
     arm_order = [study.placebo] + study.active_arms
     for arm in arm_order:
         a_idx = study.arms.index(arm)
         prep = prepare(study, n_per_arm, seed=seed, arm=a_idx)
-        for ep_id, param, bracket in _STEPS:
-            if ep_id not in [e.id for e in study.endpoints]:
-                continue
+        for ep_id, param, bracket in steps:
             pub = study.published_for(ep_id, arm.id)
             if pub is None:
                 continue

@@ -21,19 +21,6 @@ import polars as pl
 
 from trialkit.errors import TrialkitError, TrialkitErrors
 
-#: Valid ranges of known clinical scores, by PARAMCD (AVAL) or QSTESTCD (QSSTRESN).
-KNOWN_SCORE_RANGES: dict[str, tuple[float, float]] = {
-    "EASI": (0, 72),  # Eczema Area and Severity Index (Hanifin et al. 2001)
-    "IGA": (0, 4),  # (validated) Investigator Global Assessment, 0 clear - 4 severe
-    "VIGA": (0, 4),
-    "NRS": (0, 10),  # numeric rating scale (e.g. peak pruritus)
-    "PPNRS": (0, 10),
-    "ITCHNRS": (0, 10),
-    "SCORAD": (0, 103),
-    "DLQI": (0, 30),
-    "POEM": (0, 28),
-}
-
 #: accepted spellings of the types a requirement can ask for
 TYPES = ("str", "num", "int", "date", "datetime", "any")
 FLAG_VALUES = frozenset({"Y", "N", ""})
@@ -48,7 +35,7 @@ class Requirement:
     ``keys`` must identify rows uniquely (blank equals blank; keys also listed in ``variables`` must be
     filled on every row); ``flags`` hold only ``Y``/``N``/blank;
     ``ranges`` bound numeric variables (``None`` = open); ``param_ranges`` bound ``value_var`` within each
-    ``param_var`` value (``KNOWN_SCORE_RANGES`` by default when ``param_var`` is present); ``visits``
+    ``param_var`` value (the study file's score ranges, by PARAMCD or QSTESTCD); ``visits``
     lists (number, label) pairs that must map one-to-one. ``step`` names the analysis for messages.
     """
 
@@ -163,8 +150,6 @@ def _check_one(df: pl.DataFrame, req: Requirement, name: str) -> list[TrialkitEr
         if v in df.columns and df.schema[v].is_numeric():
             errs += _range(df, v, lo, hi, where, pl.lit(True), "")
     pr = req.param_ranges
-    if pr is None and req.param_var in df.columns:
-        pr = KNOWN_SCORE_RANGES
     if pr and req.param_var in df.columns and req.value_var in df.columns and df.schema[req.value_var].is_numeric():
         present = set(df.get_column(req.param_var).drop_nulls().cast(pl.Utf8).unique().to_list())
         for p, (lo, hi) in pr.items():
@@ -233,3 +218,14 @@ def assert_checks(datasets: Mapping[str, Any], requirements: Sequence[Requiremen
     errs = run_checks(datasets, requirements)
     if errs:
         raise TrialkitErrors(errs, summary="input checks failed")
+
+
+def check_levels(df: pl.DataFrame, variable: str, levels: Sequence[str], source: str) -> None:
+    """Every value of ``variable`` is one of ``levels`` (e.g. the treatment variable and the study's arm labels)."""
+    bad = df.filter(pl.col(variable).is_null() | ~pl.col(variable).cast(pl.Utf8).is_in(list(levels)))
+    if bad.height:
+        vals = bad.get_column(variable).unique().head(5).to_list()
+        raise TrialkitError(f"{bad.height} subject(s) with values {vals} that are not arm labels of the study file "
+                            f"({list(levels)})", source=source, variable=variable,
+                            rows=bad["USUBJID"].head(10).to_list() if "USUBJID" in bad.columns else None,
+                            fix="make the [[arms]] labels match the treatment values, or set [adam] treatment")

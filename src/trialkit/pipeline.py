@@ -14,6 +14,7 @@ import polars as pl
 from trialkit import _files
 from trialkit import ard as ard_mod
 from trialkit.adam.efficacy import derive_adeff, derive_adsl
+from trialkit.adam.inputs import prepare_adam
 from trialkit.checks import Requirement, assert_checks
 from trialkit.efficacy import analyse_study
 from trialkit.errors import TrialkitError
@@ -25,33 +26,38 @@ from trialkit.report.topline import build_topline, topline_json, topline_markdow
 from trialkit.safety.analysis import analyse_safety, derive_study_adae
 from trialkit.sdtm import build_sdtm
 from trialkit.simulate import simulate_cohort
-from trialkit.study import Study
+from trialkit.study import RegionalComposite, Study
 
 Progress = Callable[[str], None]
 
-#: What the derivations need from SDTM (checked before anything is derived).
-SDTM_REQUIREMENTS = [
-    Requirement(dataset="DM", step="ADSL", variables={"USUBJID": "str", "SUBJID": "str", "SITEID": "str",
-                                                       "AGE": "num", "SEX": "str", "RACE": "str", "ARM": "str",
-                                                       "ARMCD": "str", "ACTARM": "str", "ACTARMCD": "str"},
-                keys=["USUBJID"], ranges={"AGE": (0, 120)}),
-    Requirement(dataset="SUPPDM", step="ADSL", variables={"USUBJID": "str", "QNAM": "str", "QVAL": "str"},
-                keys=["USUBJID", "QNAM"]),
-    Requirement(dataset="EX", step="ADSL", variables={"USUBJID": "str", "EXSTDTC": "str", "EXDOSE": "num"}),
-    Requirement(dataset="DS", step="ADSL", variables={"USUBJID": "str", "DSCAT": "str", "DSDECOD": "str",
-                                                       "DSSTDTC": "str"}),
-    Requirement(dataset="QS", step="ADEFF", variables={"USUBJID": "str", "QSTESTCD": "str", "QSSTRESN": "num",
-                                                       "VISITNUM": "num", "VISIT": "str", "QSDTC": "str"},
-                keys=["USUBJID", "VISITNUM", "QSTESTCD"],
-                # known scores (VIGA 0-4, NRS 0-10, ...) are range-checked by test code in SDTM too
-                param_var="QSTESTCD", value_var="QSSTRESN"),
-]
-ADAM_REQUIREMENTS = [
-    Requirement(dataset="ADSL", step="analysis", variables={"USUBJID": "str", "TRT01P": "str", "ITTFL": "str"},
-                keys=["USUBJID"], flags=["ITTFL"]),
-    Requirement(dataset="ADEFF", step="analysis", variables={"USUBJID": "str", "PARAMCD": "str", "AVAL": "num",
-                                                             "AVISITN": "num", "TRT01P": "str"}),
-]
+def sdtm_requirements(study: Study) -> list[Requirement]:
+    """What the derivations need from SDTM (checked before anything is derived); scores range-checked by their
+    QS test code."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for sc in study.scores.values():
+        lo, hi = sc.range
+        if isinstance(sc, RegionalComposite):
+            ranges.update({c: (0.0, sc.sign_max) for c in sc.sign_codes})
+            ranges.update({c: (0.0, 100.0) for c in sc.area_codes})
+        elif sc.sdtm.testcd and lo is not None and hi is not None:
+            ranges[sc.sdtm.testcd] = (lo, hi)
+    return [
+        Requirement(dataset="DM", step="ADSL", variables={"USUBJID": "str", "SUBJID": "str", "SITEID": "str",
+                                                           "AGE": "num", "SEX": "str", "RACE": "str", "ARM": "str",
+                                                           "ARMCD": "str", "ACTARM": "str", "ACTARMCD": "str"},
+                    keys=["USUBJID"], ranges={"AGE": (0, 120)}),
+        Requirement(dataset="SUPPDM", step="ADSL", variables={"USUBJID": "str", "QNAM": "str", "QVAL": "str"},
+                    keys=["USUBJID", "QNAM"], optional=not study.strata),
+        Requirement(dataset="EX", step="ADSL", variables={"USUBJID": "str", "EXSTDTC": "str", "EXDOSE": "num"}),
+        Requirement(dataset="DS", step="ADSL", variables={"USUBJID": "str", "DSCAT": "str", "DSDECOD": "str",
+                                                           "DSSTDTC": "str"}),
+        Requirement(dataset="QS", step="ADEFF", variables={"USUBJID": "str", "QSTESTCD": "str", "QSSTRESN": "num",
+                                                           "VISITNUM": "num", "VISIT": "str", "QSDTC": "str"},
+                    keys=["USUBJID", "VISITNUM", "QSTESTCD"], param_var="QSTESTCD", value_var="QSSTRESN",
+                    param_ranges=ranges),
+        Requirement(dataset="CM", step="ADSL", variables={"USUBJID": "str", "CMCAT": "str", "CMSTDTC": "str"},
+                    optional=True),
+    ]
 
 
 @dataclass
@@ -140,27 +146,31 @@ def run(study: Study, out: str | Path, *, seed: int, n: int | None = None, progr
                           progress=progress, sdtm=sdtm)
 
 
-def load_user_data(data: str | Path) -> tuple[str, dict[str, pl.DataFrame]]:
-    """Read the user's SDTM or ADaM folder and check it: returns ("adam"|"sdtm", datasets)."""
+def load_user_data(study: Study, data: str | Path) -> tuple[str, dict[str, pl.DataFrame]]:
+    """Read the user's SDTM or ADaM folder and check it for ``study``: returns ("adam"|"sdtm", datasets); ADaM is
+    ADSL (``[adam] subject_dataset``) with the BDS datasets the study's scores name (any names)."""
     datasets = {k: v.df for k, v in read_folder(data, prefer=("parquet", "xpt", "json", "csv")).items()}
-    if "ADSL" in datasets and "ADEFF" in datasets:
-        assert_checks(datasets, ADAM_REQUIREMENTS)
+    up = {k.upper() for k in datasets}
+    bds = {study.score(ep.score).dataset.upper() for ep in study.endpoints}
+    if study.adam.subject_dataset.upper() in up and bds & up:
         return "adam", datasets
-    if "DM" in datasets:
-        assert_checks(datasets, SDTM_REQUIREMENTS)
+    if "DM" in up:
+        assert_checks(datasets, sdtm_requirements(study))
         return "sdtm", datasets
-    raise TrialkitError(f"found neither SDTM (DM, SUPPDM, EX, DS, QS) nor ADaM (ADSL, ADEFF) datasets "
-                        f"(found: {', '.join(sorted(datasets)) or 'none'})", source=str(data),
-                        fix="point --data at the folder holding the datasets")
+    raise TrialkitError(f"found neither SDTM (DM, EX, DS, QS) nor the study's ADaM ({study.adam.subject_dataset}, "
+                        f"{', '.join(sorted(bds))}) datasets (found: {', '.join(sorted(datasets)) or 'none'})",
+                        source=str(data), fix="point --data at the folder holding the datasets, or name the "
+                        "datasets in the study file ([adam] subject_dataset, scores.ID.dataset)")
 
 
 def analyze(study: Study, data: str | Path, out: str | Path, *, progress: Progress = _noop) -> RunResult:
     """``trialkit analyze``: the study's analyses on the user's SDTM or ADaM data."""
     progress(f"reading and checking {data}")
-    kind, datasets = load_user_data(data)
+    kind, datasets = load_user_data(study, data)
     if kind == "sdtm":
         progress("deriving ADaM")
         adam = derive_adam(study, datasets)
     else:
-        adam = {k: datasets[k] for k in ("ADSL", "ADEFF", "ADAE") if k in datasets}
+        progress("deriving the endpoints from the ADaM score records")
+        adam = prepare_adam(study, datasets)
     return report_outputs(study, adam, Path(out), seed=None, source="observed", progress=progress)

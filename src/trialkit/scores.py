@@ -30,7 +30,7 @@ WEIGHTS_CHILD = np.array([0.2, 0.2, 0.3, 0.3])
 AREA_BAND_LOWER = np.array([0.0, 10.0, 30.0, 50.0, 70.0, 90.0])
 
 
-def area_score(percent: ArrayLike) -> NDArray[np.float64]:
+def area_score(percent: ArrayLike, lower: ArrayLike = AREA_BAND_LOWER) -> NDArray[np.float64]:
     """Area score 0-6 from the percentage of the region affected.
 
     0 = 0%; 1 = >0 to <10%; 2 = 10 to <30%; 3 = 30 to <50%; 4 = 50 to <70%; 5 = 70 to <90%; 6 = 90-100%.
@@ -47,7 +47,7 @@ def area_score(percent: ArrayLike) -> NDArray[np.float64]:
             variable="area percent",
             fix="record the percentage of the region affected (0-100)",
         )
-    score = np.where(p > 0, np.searchsorted(AREA_BAND_LOWER, p, side="right"), 0)
+    score = np.where(p > 0, np.searchsorted(np.asarray(lower, dtype=float), p, side="right"), 0)
     return np.where(np.isnan(p), np.nan, score.astype(float))
 
 
@@ -90,3 +90,38 @@ def easi(signs: ArrayLike, area: ArrayLike, age: ArrayLike | None = None) -> NDA
     child = np.asarray(age, dtype=float) < 8
     w = np.where(child[..., None], WEIGHTS_CHILD, WEIGHTS_ADULT)
     return (region_sum * a * w).sum(axis=-1)
+
+
+def regional_composite(signs: ArrayLike, area: ArrayLike, weights: ArrayLike, *, child_weights: ArrayLike | None = None,
+                       age: ArrayLike | None = None, child_age_below: float | None = None, sign_max: float = 3.0,
+                       sign_step: float = 0.5, area_max: int = 6) -> NDArray[np.float64]:
+    """A regional composite score (EASI is one): sum over regions of weight x (sum of the sign scores) x area score.
+
+    ``signs`` (..., regions, signs) on 0..``sign_max`` in steps of ``sign_step``; ``area`` (..., regions) integer
+    0..``area_max``; ``weights`` (regions,), ``child_weights`` for ages below ``child_age_below``. NaN where any
+    component is missing.
+
+    >>> w = [0.1, 0.2, 0.3, 0.4]
+    >>> s = [[1, 1, 0.5, 0.5], [2, 2, 1, 1], [0, 0, 0, 0], [3, 3, 3, 3]]
+    >>> float(regional_composite(s, [2, 3, 0, 6], w)) == float(easi(s, [2, 3, 0, 6]))
+    True
+    """
+    s = np.asarray(signs, dtype=float)
+    a = np.asarray(area, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if s.ndim < 2 or s.shape[-2] != w.size or a.shape[-1] != w.size:
+        raise ValueError(f"signs must end in ({w.size}, n_signs) and area in ({w.size},); got {s.shape}, {a.shape}")
+    valid = ~np.isnan(s)
+    steps = s / sign_step
+    if np.any(valid & ((s < 0) | (s > sign_max) | (np.abs(steps - np.round(steps)) > 1e-9))):
+        raise TrialkitError(f"sign scores must be 0-{sign_max:g} in steps of {sign_step:g}", variable="signs",
+                            fix="check the recorded sign scores")
+    if np.any(~np.isnan(a) & ((a < 0) | (a > area_max) | (a != np.round(a)))):
+        raise TrialkitError(f"area scores must be integers 0-{area_max}", variable="area",
+                            fix="check the recorded area scores")
+    region_sum = s.sum(axis=-1)
+    if age is None or child_weights is None or child_age_below is None:
+        return (region_sum * a * w).sum(axis=-1)
+    child = np.asarray(age, dtype=float) < child_age_below
+    ww = np.where(child[..., None], np.asarray(child_weights, dtype=float), w)
+    return (region_sum * a * ww).sum(axis=-1)

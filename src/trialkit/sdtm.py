@@ -1,9 +1,9 @@
 """SDTM-shaped datasets from a simulated cohort: DM, SUPPDM, EX, DS, QS, CM (SDTMIG v3.4 variable names).
 
-Efficacy assessments go to QS: EASI components (``QSCAT = "EASI"``: sign scores ``<region><sign>``, e.g.
-``HNERY``, and area percentages ``<region>AREA``), vIGA-AD (``VIGA``), rIGA (``RIGA``) and the weekly average of
-the daily worst-pruritus NRS (``PPNRSWK``). Randomization strata as assigned by the IRT are in SUPPDM
-(``QNAM`` = stratum id). Rescue therapy and prior biologic/JAK use are in CM.
+Efficacy assessments go to QS with the test codes of the study's scores (:func:`qs_items`: the regional composite's
+sign scores ``<region><sign>`` and area percentages, the global assessments and the itch scale). Randomization
+strata as assigned by the IRT are in SUPPDM (``QNAM`` = stratum id). Rescue therapy and prior therapy are in CM,
+named by the study's ``[vocabulary]``; EX follows each arm's regimen and ``treatment``.
 """
 
 from __future__ import annotations
@@ -13,20 +13,26 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from trialkit import scores
 from trialkit.simulate import Cohort
 from trialkit.study import Study
 
 _EPOCH = dt.date(1970, 1, 1)
-QS_EASI_ITEMS: list[tuple[str, str]] = [
-    (f"{r}{s}", f"{scores.REGION_LABELS[r]}: {scores.SIGN_LABELS[s]}") for r in scores.REGIONS for s in scores.SIGNS
-] + [(f"{r}AREA", f"{scores.REGION_LABELS[r]}: Percent Area Affected") for r in scores.REGIONS]
-QS_OTHER_ITEMS = {
-    "VIGA": ("VIGA-AD", "Validated Investigator Global Assessment for AD"),
-    "RIGA": ("RIGA", "Revised Investigator Global Assessment"),
-    "PPNRSWK": ("WORST PRURITUS NRS", "Weekly Average of Daily Worst Pruritus NRS"),
-}
-PRIOR_THERAPIES = np.array(["DUPILUMAB", "TRALOKINUMAB", "UPADACITINIB", "ABROCITINIB", "BARICITINIB"])
+
+
+def qs_items(study: Study) -> list[tuple[str, str, str]]:
+    """The QS items the disease model records, as (QSTESTCD, QSTEST, QSCAT), in the order of the model's outputs:
+    the regional composite's sign scores (``<region><sign>``) and area percentages (``<region><suffix>``), then
+    the global assessment, the revised global assessment and the itch scale (each as its score's ``sdtm``)."""
+    roles = study.model_or_fail("simulation").scores
+    comp = study.score(roles.composite)
+    cat = comp.sdtm.category or roles.composite
+    items = [(f"{r.code}{g.code}", f"{r.label}: {g.label}", cat) for r in comp.regions for g in comp.signs]
+    items += [(f"{r.code}{comp.area.suffix}", f"{r.label}: {comp.area.label}", cat) for r in comp.regions]
+    for sid in (roles.global_assessment, roles.revised_global_assessment, roles.itch):
+        sc = study.score(sid) if sid else None
+        if sc is not None:
+            items.append((sc.sdtm.testcd or study.paramcd(sid), sc.sdtm.test or sc.label, sc.sdtm.category or sid))
+    return items
 
 
 def _dates(start_days: np.ndarray, study_day: np.ndarray) -> pl.Series:
@@ -58,18 +64,18 @@ def build_sdtm(study: Study, c: Cohort, seed: int = 0) -> dict[str, pl.DataFrame
     observed_last = np.where(c.drop_visit >= 0, c.drop_visit - 1, c.weeks.size - 1)
     last_visit_day = c.visit_day[np.arange(n), observed_last]
     end_day = np.where(c.drop_day >= 0, c.drop_day, last_visit_day)
-    dose_weeks = np.array(study.arm(study.arms[0].id).regimen.weeks)
     week_to_visit = {int(w): k for k, w in enumerate(c.weeks)}
 
-    # EX: one record per dose given (dose weeks are visit weeks); no doses after discontinuation
-    ex_rows = []
-    for w in dose_weeks:
-        k = week_to_visit.get(int(w))
-        if k is None:
-            continue
-        got = c.observed[:, k] & (c.visit_day[:, k] <= end_day)
-        idx = np.flatnonzero(got)
-        ex_rows.append((idx, np.full(idx.size, k), c.visit_day[idx, k]))
+    # EX: one record per dose given, by each arm's regimen (dose weeks are visit weeks); none after discontinuation
+    ex_rows = [(np.zeros(0, dtype=np.int64),) * 3]
+    for a_idx, arm in enumerate(study.arms):
+        for w in arm.regimen.weeks:
+            k = week_to_visit.get(int(w))
+            if k is None:
+                continue
+            got = (c.arm == a_idx) & c.observed[:, k] & (c.visit_day[:, k] <= end_day)
+            idx = np.flatnonzero(got)
+            ex_rows.append((idx, np.full(idx.size, k), c.visit_day[idx, k]))
     ex_idx = np.concatenate([r[0] for r in ex_rows])
     ex_k = np.concatenate([r[1] for r in ex_rows])
     ex_day = np.concatenate([r[2] for r in ex_rows])
@@ -80,7 +86,7 @@ def build_sdtm(study: Study, c: Cohort, seed: int = 0) -> dict[str, pl.DataFrame
     np.maximum.at(last_dose_day, ex_idx, ex_day)
     ex = pl.DataFrame({
         "STUDYID": sid, "DOMAIN": "EX", "USUBJID": usubjid.gather(ex_idx), "EXSEQ": _seq(ex_idx),
-        "EXTRT": np.where(doses[c.arm[ex_idx]] > 0, "ROCATINLIMAB", "PLACEBO"),
+        "EXTRT": np.array([a.extrt for a in study.arms])[c.arm[ex_idx]],
         "EXDOSE": doses[c.arm[ex_idx]], "EXDOSU": "mg", "EXDOSFRM": "INJECTION", "EXROUTE": "SUBCUTANEOUS",
         "VISITNUM": (ex_k + 1).astype(np.float64),
         "EXSTDTC": _dates(start[ex_idx], ex_day), "EXENDTC": _dates(start[ex_idx], ex_day),
@@ -118,20 +124,26 @@ def build_sdtm(study: Study, c: Cohort, seed: int = 0) -> dict[str, pl.DataFrame
         "DSSTDTC": _dates(start[ds_idx], ds_day), "DSSTDY": ds_day,
     })
 
-    # CM: prior biologic/JAK therapy (before the study) and rescue therapy
-    prior_col = [k for k, st in enumerate(study.strata) if st.id == "PRIORBIO"]
-    if prior_col:
-        yes = np.array([lv.upper() in ("Y", "YES") for lv in study.strata[prior_col[0]].levels])
+    # CM: prior therapy (before the study; the model's prior-therapy stratum) and rescue therapy
+    voc = study.vocabulary
+    roles = study.model_or_fail("simulation").strata
+    prior_col = [k for k, st in enumerate(study.strata) if st.id == roles.prior_therapy]
+    if prior_col and voc.prior_therapies:
+        yes = np.array([lv == roles.prior_therapy_level for lv in study.strata[prior_col[0]].levels])
         prior = yes[c.strata[:, prior_col[0]]]
     else:
         prior = np.zeros(n, dtype=bool)
     p_idx = np.flatnonzero(prior)
     r_idx = np.flatnonzero(c.rescue_day >= 0)
+    if not (voc.rescue_category and voc.rescue_medication):
+        r_idx = r_idx[:0]  # the study names no rescue medication: none is recorded
     cm_idx = np.r_[p_idx, r_idx]
     cm_day = np.r_[-(60 + (c.enroll_day[p_idx] * 7919) % 700), c.rescue_day[r_idx]]
-    cm_trt = np.r_[PRIOR_THERAPIES[(c.enroll_day[p_idx] + p_idx) % PRIOR_THERAPIES.size],
-                   np.full(r_idx.size, "TRIAMCINOLONE ACETONIDE 0.1% CREAM")]
-    cm_cat = np.r_[np.full(p_idx.size, "PRIOR SYSTEMIC THERAPY"), np.full(r_idx.size, "RESCUE THERAPY")]
+    therapies = np.array(voc.prior_therapies or [""])
+    cm_trt = np.r_[therapies[(c.enroll_day[p_idx] + p_idx) % therapies.size],
+                   np.full(r_idx.size, voc.rescue_medication or "")]
+    cm_cat = np.r_[np.full(p_idx.size, voc.prior_therapy_category or "PRIOR THERAPY"),
+                   np.full(r_idx.size, voc.rescue_category or "")]
     order = np.lexsort((cm_day, cm_idx))
     cm_idx, cm_day, cm_trt, cm_cat = cm_idx[order], cm_day[order], cm_trt[order], cm_cat[order]
     cm = pl.DataFrame({
@@ -152,13 +164,12 @@ def build_sdtm(study: Study, c: Cohort, seed: int = 0) -> dict[str, pl.DataFrame
 def _qs(study: Study, c: Cohort, usubjid: pl.Series, start: np.ndarray) -> pl.DataFrame:
     """QS in long form: one row per subject, observed visit and item, sorted by subject, visit, item."""
     n, v = c.observed.shape
-    items = [code for code, _ in QS_EASI_ITEMS] + list(QS_OTHER_ITEMS)
-    tests = [label for _, label in QS_EASI_ITEMS] + [t for _, t in QS_OTHER_ITEMS.values()]
-    cats = ["EASI"] * len(QS_EASI_ITEMS) + [cat for cat, _ in QS_OTHER_ITEMS.values()]
-    values = np.concatenate([
-        c.signs.reshape(n, v, 16), c.area_pct, c.viga[..., None].astype(float), c.riga[..., None].astype(float),
-        c.nrs[..., None],
-    ], axis=2)  # (n, V, items)
+    spec = qs_items(study)
+    items, tests, cats = [x[0] for x in spec], [x[1] for x in spec], [x[2] for x in spec]
+    roles = study.model_or_fail("simulation").scores
+    single = [(c.viga, roles.global_assessment), (c.riga, roles.revised_global_assessment), (c.nrs, roles.itch)]
+    values = np.concatenate([c.signs.reshape(n, v, -1), c.area_pct]
+                            + [x[..., None].astype(float) for x, sid in single if sid], axis=2)  # (n, V, items)
     m = len(items)
     subj, visit = np.nonzero(c.observed)  # row-major: sorted by subject then visit
     subj = np.repeat(subj, m)

@@ -49,7 +49,7 @@ from trialkit.study import Study
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
-_SIGN_WEIGHTS = np.array([1.15, 1.05, 0.85, 0.95])  # erythema tends to score higher than excoriation
+SIGN_WEIGHTS = np.array([1.15, 1.05, 0.85, 0.95])  # erythema tends to score higher than excoriation
 _AREA_LO = np.array([0, 1, 10, 30, 50, 70, 90])
 _AREA_HI = np.array([0, 9, 29, 49, 69, 89, 100])
 _DS_REASONS = ("LACK OF EFFICACY", "WITHDRAWAL BY SUBJECT", "ADVERSE EVENT", "LOST TO FOLLOW-UP")
@@ -153,7 +153,7 @@ def _host(a: Any) -> np.ndarray:
     return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else a
 
 
-def _arm_vectors(study: Study) -> dict[str, F64]:
+def arm_vectors(study: Study) -> dict[str, F64]:
     m = study.model
     get = lambda key: np.array([getattr(m.arms[a.id], key) for a in study.arms], dtype=float)  # noqa: E731
     return {
@@ -165,9 +165,10 @@ def _arm_vectors(study: Study) -> dict[str, F64]:
     }
 
 
-def _stratum_col(study: Study, sid: str, strata: I64) -> tuple[I64 | None, list[str]]:
+def _stratum_col(study: Study, sid: str | None, strata: I64) -> tuple[I64 | None, list[str]]:
+    """The level indices and levels of stratum ``sid`` (None, [] when the study has no such stratum)."""
     ids = [s.id for s in study.strata]
-    if sid not in ids:
+    if sid is None or sid not in ids:
         return None, []
     k = ids.index(sid)
     return strata[:, k], study.strata[k].levels
@@ -201,7 +202,7 @@ def _signs_and_area(easi_target: F64, noise: Noise, idx: slice | I64 = slice(Non
     vis = noise.region_visit[idx, visits] if isinstance(idx, slice) else noise.region_visit[idx][:, visits]
     inten = 12.0 * s * xp.exp(0.25 * prof[..., 0] + 0.10 * vis[..., 0])
     area_score = xp.clip(xp.rint(6.0 * s * xp.exp(0.25 * prof[..., 1] + 0.10 * vis[..., 1])), 0, 6)
-    weights = xp.asarray(_SIGN_WEIGHTS, dtype=dt)
+    weights = xp.asarray(SIGN_WEIGHTS, dtype=dt)
     zs = noise.sign[idx, visits] if isinstance(idx, slice) else noise.sign[idx][:, visits]
     sign = xp.rint(2.0 * (inten[..., None] / 4.0) * weights * xp.exp(0.15 * zs)) / 2.0
     sign = xp.clip(sign, 0.0, 3.0)
@@ -244,24 +245,53 @@ def _baseline(study: Study, iga0: I64, age: I64, noise: Noise, rng: np.random.Ge
     return easi0
 
 
-def _demographics(study: Study, region: I64 | None, n: int, rng: np.random.Generator) -> dict[str, NDArray]:
-    age = np.clip(np.rint(rng.normal(37.0, 13.5, n)), 18, 80).astype(np.int64)
-    sex = np.where(rng.random(n) < 0.47, "F", "M")
+def _demographics(study: Study, strata: I64, n: int, rng: np.random.Generator) -> dict[str, NDArray]:
+    """Age, sex, race, country and site, consistent with the strata that are tied to patient data: a stratum cut
+    from AGE gets ages within its band, a stratum mapped from COUNTRY gets countries of its level; race follows
+    the study's race mix for the patient's region (``vocabulary.race_mix``)."""
+    d = study.model_or_fail("simulation").demographics
+    voc = study.vocabulary
+    age = np.clip(np.rint(rng.normal(d.age_mean, d.age_sd, n)), d.age_min, d.age_max).astype(np.int64)
+    sex = np.where(rng.random(n) < d.female, "F", "M")
+    region, levels = _stratum_col(study, study.model.strata.region, strata)
     if region is None:
-        region = np.zeros(n, dtype=np.int64)
-    races = np.array(["WHITE", "BLACK OR AFRICAN AMERICAN", "ASIAN", "OTHER"])
-    # race mix per region (rows: North America, Europe, Asia Pacific, rest of world; others as the last row)
-    mix = np.array([[0.62, 0.20, 0.12, 0.06], [0.88, 0.04, 0.06, 0.02], [0.08, 0.01, 0.89, 0.02],
-                    [0.55, 0.20, 0.10, 0.15]])
-    countries = [["USA", "CAN"], ["DEU", "POL", "ESP", "FRA", "GBR"], ["JPN", "KOR", "AUS", "TWN"],
-                 ["MEX", "ARG", "ZAF"]]
-    rrow = np.minimum(region, 3)
-    race = races[(rng.random(n)[:, None] > np.cumsum(mix[rrow], axis=1)).sum(axis=1).clip(0, 3)]
+        region, levels = np.zeros(n, dtype=np.int64), ["default"]
+    races = np.array(voc.races)
+    uniform = [1.0 / races.size] * races.size
+    mix = np.array([voc.race_mix.get(lv, voc.race_mix.get("default", uniform)) for lv in levels])
+    race = races[(rng.random(n)[:, None] > np.cumsum(mix[region], axis=1)).sum(axis=1).clip(0, races.size - 1)]
     cu = rng.random(n)
-    country = np.array([countries[r][int(c * len(countries[r]))] for r, c in zip(rrow, cu, strict=True)])
+    country = _countries(study, strata, region, levels, cu)
     site_no = (cu * 1000).astype(np.int64) % 12
-    site = np.char.add(np.char.add((rrow + 1).astype(str), "0"), np.char.zfill(site_no.astype(str), 2))
+    site = np.char.add(np.char.add((region + 1).astype(str), "0"), np.char.zfill(site_no.astype(str), 2))
+    for k, st in enumerate(study.strata):
+        if st.source is not None and st.source.cuts is not None and st.variable == "AGE":
+            age = _age_in_band(age, strata[:, k], st.source.cuts, d.age_min, d.age_max, rng)
     return {"age": age, "sex": sex, "race": race, "country": country, "site": site}
+
+
+def _countries(study: Study, strata: I64, region: I64, levels: list[str], u: F64) -> NDArray[np.str_]:
+    """Each patient's country: uniform among the countries that the COUNTRY-mapped stratum gives the patient's
+    level (``strata[].source.map``), else among ``vocabulary.countries``."""
+    mapped = [k for k, st in enumerate(study.strata)
+              if st.source is not None and st.source.map is not None and st.variable == "COUNTRY"]
+    if not mapped:
+        pool = np.array(study.vocabulary.countries)
+        return pool[(u * pool.size).astype(np.int64).clip(0, pool.size - 1)]
+    k = mapped[0]
+    st = study.strata[k]
+    lists = [st.source.map.get(lv) or study.vocabulary.countries for lv in st.levels]
+    lev = strata[:, k]
+    return np.array([lists[r][int(c * len(lists[r]))] for r, c in zip(lev, u, strict=True)])
+
+
+def _age_in_band(age: I64, level: I64, cuts: list[float], lo: int, hi: int, rng: np.random.Generator) -> I64:
+    """Ages redrawn uniformly within each patient's band ``[cuts[k-1], cuts[k])`` (clipped to [lo, hi])."""
+    edges = np.r_[lo, np.asarray(cuts, dtype=float), hi + 1]
+    a, b = np.ceil(edges[level]), np.ceil(edges[level + 1]) - 1
+    inside = (age >= a) & (age <= b)
+    draw = a + np.floor(rng.random(age.size) * np.maximum(b - a + 1, 1))
+    return np.where(inside, age, draw).astype(np.int64)
 
 
 def simulate_cohort(study: Study, n: int | None = None, seed: int = 1, *, arm: int | None = None) -> Cohort:
@@ -305,8 +335,7 @@ def prepare(study: Study, n: int | None = None, seed: int = 1, *, arm: int | Non
         arms = np.full(n, arm, dtype=np.int64)
         block = np.zeros(n, dtype=np.int64)
     enroll = np.sort(rng.integers(0, study.study.enrollment_days, n))
-    region, _ = _stratum_col(study, "REGION", strata)
-    demo = _demographics(study, region, n, rng)
+    demo = _demographics(study, strata, n, rng)
     jit = study.model.visit_day_jitter
     jitter = rng.integers(-jit, jit + 1, (n, v)) if jit else np.zeros((n, v), dtype=np.int64)
     jitter[:, 0] = 0
@@ -317,17 +346,36 @@ def prepare(study: Study, n: int | None = None, seed: int = 1, *, arm: int | Non
 def _finish_prepare(study: Study, weeks: I64, arms: I64, strata: I64, block: I64 | None, enroll: I64 | None,
                     demo: dict, jitter: I64, noise: Noise, rng: np.random.Generator,
                     record: I64 | None = None) -> Prepared:
-    n = arms.size
-    xp = _xp(arms)
-    iga_col, iga_levels = _stratum_col(study, "BLIGA", strata)
-    iga0 = (xp.asarray(np.array([int(x) for x in iga_levels]))[iga_col] if iga_col is not None
-            else xp.where(noise.iga0_u < 0.5, 3, 4)).astype(np.int64)
+    iga0, prior_bio = model_strata(study, strata, noise.iga0_u)
     easi0 = _baseline(study, iga0, demo["age"], noise, rng)
-    pb_col, pb_levels = _stratum_col(study, "PRIORBIO", strata)
-    prior_bio = (xp.asarray(np.array([lv.upper() in ("Y", "YES") for lv in pb_levels]))[pb_col]
-                 if pb_col is not None else xp.zeros(n, dtype=bool))
     visit_day = 7 * weeks[None, :] + 1 + jitter
     return Prepared(weeks, arms, strata, block, enroll, demo, visit_day, iga0, easi0, prior_bio, noise, record)
+
+
+def model_strata(study: Study, strata: I64, iga0_u: F64) -> tuple[I64, NDArray[np.bool_]]:
+    """What the model reads from the strata (``[model.strata]``): each patient's baseline global assessment
+    (the severity stratum's level; without one, 3 or 4 with equal probability from ``iga0_u``) and prior therapy
+    (the prior-therapy stratum at ``prior_therapy_level``)."""
+    xp = _xp(strata)
+    roles = study.model_or_fail("simulation").strata
+    iga_col, iga_levels = _stratum_col(study, roles.severity, strata)
+    iga0 = (xp.asarray(np.array([int(x) for x in iga_levels]))[iga_col] if iga_col is not None
+            else xp.where(iga0_u < 0.5, 3, 4)).astype(np.int64)
+    pb_col, pb_levels = _stratum_col(study, roles.prior_therapy, strata)
+    prior = (xp.asarray(np.array([lv == roles.prior_therapy_level for lv in pb_levels]))[pb_col]
+             if pb_col is not None else xp.zeros(strata.shape[0], dtype=bool))
+    return iga0, prior
+
+
+#: The model's outputs a lean (design) simulation records, in the order the design kernels index them
+#: (the itch NRS needs the daily diary, which the design does not simulate).
+LEAN_OUTPUTS = ("composite", "global_assessment", "revised_global_assessment")
+
+
+def lean_scores(study: Study) -> dict[str, int]:
+    """Study score id -> index of the model output (:data:`LEAN_OUTPUTS`) it is recorded from."""
+    roles = study.model_or_fail("simulation").scores
+    return {getattr(roles, r): k for k, r in enumerate(LEAN_OUTPUTS) if getattr(roles, r) is not None}
 
 
 #: Ages of the simulated patients lie in 18-80 (:func:`_demographics`); EASI only uses age for the child weights
@@ -374,7 +422,7 @@ def evolve(study: Study, p: Prepared) -> Cohort:
     dt = noise.e.dtype  # float64 for one trial (casts below are then no-ops); float32 in the design simulator
     xp = _xp(noise.e)  # numpy; cupy on the design simulator's GPU backend
     m = study.model
-    av = {k: xp.asarray(x.astype(dt, copy=False)) for k, x in _arm_vectors(study).items()}
+    av = {k: xp.asarray(x.astype(dt, copy=False)) for k, x in arm_vectors(study).items()}
     n, v = arms.size, weeks.size
     t = weeks.astype(float)
     g = (1.0 - xp.exp(-t / m.placebo_onset_weeks)).astype(dt, copy=False)

@@ -42,4 +42,4 @@ def test_against_r(ard, ref):
         assert lookup(ard, f"{ep}.cmh", "statistic", **g) == pytest.approx(ref["cmh_statistic"], rel=1e-6)
         assert lookup(ard, f"{ep}.cmh", "pvalue", **g) == pytest.approx(ref["cmh_pvalue"], rel=1e-6)
         for ours, theirs in (("estimate", "rd"), ("se", "rd_se"), ("ci_low", "rd_ci_low"), ("ci_high", "rd_ci_high")):
-            assert lookup(ard, f"{ep}.mh_rd", ours, **g) == pytest.approx(ref[theirs], rel=1e-6)
+            assert lookup(ard, f"{ep}.rd", ours, **g) == pytest.approx(ref[theirs], rel=1e-6)

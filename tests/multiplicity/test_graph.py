@@ -22,6 +22,12 @@ from trialkit.multiplicity import (
 )
 from trialkit.multiplicity.templates import dose_pairs
 
+# a two-dose design with two co-primaries and one key secondary (the templates have no defaults for these)
+DOSES = ("high", "low")
+COPRIMARY = ("EASI75", "VIGA01")
+SECONDARY = ("RIGA01",)
+TWO = {"doses": DOSES, "coprimary": COPRIMARY, "secondary": SECONDARY}
+
 
 @pytest.mark.parametrize(
     ("weights", "trans", "needle", "variable"),
@@ -97,7 +103,7 @@ def test_templates_structure():
 
 
 def test_two_doses_coprimary_template():
-    g = two_doses_coprimary()
+    g = two_doses_coprimary(**TWO)
     assert g.names == ("EASI75_high", "VIGA01_high", "EASI75_low", "VIGA01_low", "RIGA01_high", "RIGA01_low")
     np.testing.assert_allclose(g.weights, [0.5, 0, 0.5, 0, 0, 0])
     assert g.transitions[0, 1] == 1  # co-primaries in sequence within a dose
@@ -107,7 +113,7 @@ def test_two_doses_coprimary_template():
     W = g.intersection_weights()
     full = (1 << 6) - 1
     assert W[full & ~0b1][4] == 0  # EASI75_high rejected only
-    claims = two_doses_coprimary_claims()
+    claims = two_doses_coprimary_claims(**TWO)
     assert claims["primary_high"] == ["EASI75_high", "VIGA01_high"]
     assert claims["RIGA01_low"] == ["EASI75_low", "VIGA01_low", "RIGA01_low"]
     # IGNITE-like p-values: high dose wins both co-primaries, low dose misses VIGA01
@@ -130,7 +136,7 @@ def test_claims_vectorised_and_errors():
 
 
 def test_dict_round_trip_and_errors():
-    g = two_doses_coprimary(gamma=0.25)
+    g = two_doses_coprimary(**TWO, gamma=0.25)
     assert from_dict(g.to_dict()) == g
     assert from_dict({"weights": [0.5, 0.5], "transitions": [[0, 1], [1, 0]]}) == holm(2)
     assert from_dict({"template": "holm", "m": 2}) == holm(2)
@@ -149,11 +155,12 @@ def test_dict_round_trip_and_errors():
 
 def test_strategy_from_dict_parametric():
     spec = {
-        "graph": {"template": "two_doses_coprimary"},
+        "graph": {"template": "two_doses_coprimary", **{k: list(v) for k, v in TWO.items()}},
         "alpha": 0.025,
         "method": "parametric",
-        "correlation": {"pairs": [list(p) for p in dose_pairs()], "rho": dunnett_rho(100, 100, 100)},
-        "claims": two_doses_coprimary_claims(),
+        "correlation": {"pairs": [list(p) for p in dose_pairs(DOSES, COPRIMARY + SECONDARY)],
+                        "rho": dunnett_rho(100, 100, 100)},
+        "claims": two_doses_coprimary_claims(**TWO),
     }
     s = Strategy.from_dict(spec, source="studies/ignite.toml: multiplicity")
     assert dunnett_rho(100, 100, 100) == pytest.approx(0.5)
@@ -166,8 +173,8 @@ def test_strategy_from_dict_parametric():
 
 
 def test_dose_correlation():
-    g = two_doses_coprimary()
-    c = dose_correlation(g, dose_pairs(), 0.5)
+    g = two_doses_coprimary(**TWO)
+    c = dose_correlation(g, dose_pairs(DOSES, COPRIMARY + SECONDARY), 0.5)
     assert c[0, 2] == 0.5 and np.isnan(c[0, 1]) and c[4, 5] == 0.5
 
 
@@ -179,7 +186,7 @@ def test_draw_graph(tmp_path):
 
     from trialkit.report.multiplicity_figure import draw_graph
 
-    g = two_doses_coprimary()
+    g = two_doses_coprimary(**TWO)
     res = g.test([0.001, 0.004, 0.002, 0.2, 0.01, 0.003])
     ax = draw_graph(g, result=res, title="IGNITE")
     # shaded nodes = rejected hypotheses

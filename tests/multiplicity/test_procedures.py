@@ -278,7 +278,7 @@ def test_bvn_against_mvtnorm():
 
 # ------------------------------------------------------------------ interface
 def test_leading_axes_and_single_vector_agree():
-    g = two_doses_coprimary()
+    g = two_doses_coprimary(["high", "low"], ["EASI75", "VIGA01"], ["RIGA01"])
     rng = np.random.default_rng(1)
     P = rng.uniform(0, 0.03, size=(3, 4, 6))
     corr = np.full((6, 6), np.nan)

@@ -19,8 +19,9 @@ HERE = Path(__file__).parent
 
 COLUMNS = {
     "adsl": ["USUBJID", "TRT01P", "TRT01A", "ITTFL", "SAFFL", "AGE", "AGEGR1", "SEX", "RACE", "ETHNIC", "MMSETOT",
-             "DURDIS", "DURDSGR1", "EDUCLVL", "WEIGHTBL", "HEIGHTBL", "BMIBL", "BMIBLGR1"],
-    "adadas": ["USUBJID", "PARAMCD", "AVISIT", "EFFFL", "ANL01FL", "TRTP", "TRTPN", "SITEGR1", "AVAL", "BASE", "CHG"],
+             "DURDIS", "DURDSGR1", "EDUCLVL", "WEIGHTBL", "HEIGHTBL", "BMIBL", "BMIBLGR1", "SITEGR1"],
+    "adadas": ["USUBJID", "PARAMCD", "AVISIT", "EFFFL", "ANL01FL", "TRTP", "TRTPN", "SITEGR1", "AVAL", "BASE", "CHG",
+               "AVISITN", "ADY", "DTYPE"],
     "adcibc": ["USUBJID", "AVISITN", "EFFFL", "ITTFL", "ANL01FL", "TRTP", "SITEGR1", "AVAL"],
     "adae": ["USUBJID", "SAFFL", "TRTEMFL", "AEBODSYS", "AEDECOD"],
     "adtte": ["USUBJID", "PARAMCD", "SAFFL", "TRTA", "SEX", "AVAL", "CNSR"],

@@ -48,10 +48,9 @@ import numpy as np
 
 from trialkit.errors import TrialkitError
 from trialkit.scores import WEIGHTS_ADULT
-from trialkit.simulate import _SIGN_WEIGHTS, _arm_vectors
+from trialkit.simulate import SIGN_WEIGHTS, arm_vectors, lean_scores
 from trialkit.study import Endpoint, Study
 
-_SCORES = {"EASI": 0, "VIGA": 1, "RIGA": 2}
 _KINDS = {"pct_reduction": 0, "score_response": 1, "reduction": 2}
 
 
@@ -99,7 +98,7 @@ ZIG_R1024 = 4.038849846109504
 KI1024, WI1024, FI1024 = _ziggurat_tables(1024, ZIG_R1024, 0.0012263246463530893)
 #: log(m - 1/2), m = 1..6: ``rint(v) >= m`` iff ``log(v) >= LOG_HALF_STEPS[m - 1]``.
 LOG_HALF_STEPS = np.log(np.arange(1, 7) - 0.5)
-LOG_SIGN_W = np.log(_SIGN_WEIGHTS)
+LOG_SIGN_W = np.log(SIGN_WEIGHTS)
 W_REGION = np.asarray(WEIGHTS_ADULT, dtype=float)
 
 
@@ -137,7 +136,7 @@ def study_arrays(study: Study, endpoints: list[Endpoint]) -> dict[str, Any]:
     weeks = np.array(study.visit_weeks, dtype=np.int64)
     v = weeks.size
     t = weeks.astype(float)
-    av = _arm_vectors(study)
+    av = arm_vectors(study)
     rescue_at = np.array([k >= 1 and weeks[k] >= m.rescue_from_week and k < v - 1 for k in range(v)])
     jit = m.visit_day_jitter
     jitter = jit if jit and 7 * int(np.diff(weeks).min()) <= 2 * jit else 0
@@ -152,15 +151,16 @@ def study_arrays(study: Study, endpoints: list[Endpoint]) -> dict[str, Any]:
         n_lev[j] = len(p)
     ids = [s.id for s in study.strata]
     iga_fac, iga_map = -1, np.zeros(lmax, dtype=np.int64)
-    if "BLIGA" in ids:
-        iga_fac = ids.index("BLIGA")
+    roles = m.strata
+    if roles.severity in ids:
+        iga_fac = ids.index(roles.severity)
         for i, lv in enumerate(study.strata[iga_fac].levels):
             iga_map[i] = int(lv)
     pb_fac, pb_map = -1, np.zeros(lmax, dtype=np.bool_)
-    if "PRIORBIO" in ids:
-        pb_fac = ids.index("PRIORBIO")
+    if roles.prior_therapy in ids:
+        pb_fac = ids.index(roles.prior_therapy)
         for i, lv in enumerate(study.strata[pb_fac].levels):
-            pb_map[i] = lv.upper() in ("Y", "YES")
+            pb_map[i] = lv == roles.prior_therapy_level
     med = np.array([m.baseline_easi_median.get(str(g), m.baseline_easi_median.get("4", 30.0)) for g in range(5)])
     mu = np.log(med)
     sd = m.baseline_easi_log_sd
@@ -173,7 +173,7 @@ def study_arrays(study: Study, endpoints: list[Endpoint]) -> dict[str, Any]:
     e_visit = np.array([study.visit_weeks.index(e.visit_week) for e in endpoints], dtype=np.int64)
     if e_visit.min() == 0:
         raise ValueError("endpoints at the baseline visit cannot be derived")
-    e_score = np.array([_SCORES[e.score] for e in endpoints], dtype=np.int64)
+    e_score = np.array([lean_scores(study)[e.score] for e in endpoints], dtype=np.int64)
     e_kind = np.array([_KINDS[e.rule.kind] for e in endpoints], dtype=np.int64)
     e_a = np.array([getattr(e.rule, "threshold", getattr(e.rule, "max_score", 0.0)) for e in endpoints], float)
     e_b = np.array([getattr(e.rule, "min_reduction", getattr(e.rule, "min_baseline", 0.0)) for e in endpoints],

@@ -29,7 +29,7 @@ from scipy import special
 
 from trialkit.endpoints import criterion
 from trialkit.scores import WEIGHTS_ADULT
-from trialkit.simulate import _SIGN_WEIGHTS, _arm_vectors
+from trialkit.simulate import SIGN_WEIGHTS, arm_vectors, lean_scores
 from trialkit.study import Endpoint, Study
 
 #: Patients per block: the sign noise of a block (16 x 4 bytes per patient, 1 MB) stays near the core's caches,
@@ -66,7 +66,7 @@ def params(study: Study, xp: Any = np, dtype: type = np.float32) -> Params:
     t = weeks.astype(float)
     g = xp.asarray((1.0 - np.exp(-t / m.placebo_onset_weeks)).astype(dtype))
     f = xp.asarray((1.0 - np.exp(-t / m.drug_onset_weeks)).astype(dtype))
-    av = {k: xp.asarray(x.astype(dtype)) for k, x in _arm_vectors(study).items()}
+    av = {k: xp.asarray(x.astype(dtype)) for k, x in arm_vectors(study).items()}
     v = weeks.size
     rescue_visits = [k for k in range(1, v) if weeks[k] >= m.rescue_from_week and k < v - 1]
     jit = m.visit_day_jitter
@@ -91,7 +91,7 @@ def recorded_easi(easi_lat: Any, prof_i: Any, prof_a: Any, vis_i: Any, vis_a: An
     y = sign
     y *= 0.15
     xp.exp(y, out=y)
-    for j, w in enumerate(_SIGN_WEIGHTS.astype(dt)):
+    for j, w in enumerate(SIGN_WEIGHTS.astype(dt)):
         y[j] *= half * w
     xp.rint(y, out=y)
     xp.minimum(y, 6.0, out=y)  # half points, 0-6 (scores 0-3)
@@ -230,6 +230,7 @@ def simulate_responders(study: Study, endpoints: list[Endpoint], strata: Any, ar
                         block: int = BLOCK) -> np.ndarray:
     """Composite responder status (E, n) bool (host) of ``n`` randomized patients at each endpoint's visit."""
     p = params(study, xp, dtype)
+    recorded = lean_scores(study)
     n = arms.size
     v = p.weeks.size
     visits = sorted({study.visit_weeks.index(e.visit_week) for e in endpoints})
@@ -272,7 +273,8 @@ def simulate_responders(study: Study, endpoints: list[Endpoint], strata: Any, ar
             rec = recorded_easi(easi_lat, prof_i[:, idx], prof_a[:, idx], z(4, mk), z(4, mk), z(4, 4, mk), xp)
             viga0, viga, riga0, riga = iga_scores(study, p, k, a[idx], g0[idx], u[idx], eta_k, z(mk),
                                                   riga0_z[idx], z(mk), xp)
-            values = {"EASI": (rec, rec0[idx]), "VIGA": (viga, viga0), "RIGA": (riga, riga0)}
+            outputs = ((rec, rec0[idx]), (viga, viga0), (riga, riga0))  # in the order of LEAN_OUTPUTS
+            values = {sid: outputs[k] for sid, k in recorded.items()}
             rows = _as_host(idx) + lo
             for i, ep in enumerate(endpoints):
                 if study.visit_weeks.index(ep.visit_week) == k:

@@ -19,11 +19,8 @@ from trialkit.design.backend import ArrayBackend
 from trialkit.design.model import BLOCK, simulate_responders
 from trialkit.design.randomization import cell_index, draw_strata, permuted_blocks
 from trialkit.errors import TrialkitError
-from trialkit.simulate import _stratum_col
+from trialkit.simulate import lean_scores, model_strata
 from trialkit.study import Endpoint, Study
-
-#: Scores the lean simulator records (NRS needs the daily diary, which the design does not simulate).
-LEAN_SCORES = ("EASI", "VIGA", "RIGA")
 
 
 @dataclass(frozen=True)
@@ -55,14 +52,28 @@ def design_endpoints(study: Study) -> list[Endpoint]:
         eps = [study.endpoint(i) for i in ids]
     else:
         eps = [e for e in study.endpoints if e.binary and e.role in ("co-primary", "primary", "key-secondary")]
-    bad = [e.id for e in eps if e.score not in LEAN_SCORES]
+    recorded = lean_scores(study)
+    bad = [e.id for e in eps if e.score not in recorded]
     if bad:
-        raise TrialkitError(f"the design simulator records {', '.join(LEAN_SCORES)} only; endpoints {bad} use "
+        raise TrialkitError(f"the design simulator records {', '.join(recorded)} only; endpoints {bad} use "
                             "another score", variable="multiplicity.graph",
                             fix="leave these endpoints out of the multiplicity graph for design runs")
     if not eps:
         raise TrialkitError("no binary endpoint to simulate", variable="endpoints",
                             fix="add a co-primary binary endpoint or a multiplicity graph")
+    # the design kernels apply the study's rescue strategy to every endpoint, and count missing as non-response
+    ice = study.intercurrent_events
+    for e in eps:
+        st = study.strategies(e)
+        if not e.binary or st.rescue != ice.rescue or st.rescue not in ("non-responder", "treatment-policy") \
+                or st.missing != "non-responder" or e.source != "derive" \
+                or e.rule.kind not in ("pct_reduction", "score_response", "reduction"):
+            raise TrialkitError(
+                f"the design simulator cannot simulate endpoint {e.id} as defined (rule {e.rule.kind}, rescue "
+                f"{st.rescue}, missing {st.missing}): it simulates pct_reduction, score_response and reduction "
+                "rules with the study's rescue strategy (non-responder or treatment-policy) and missing data as "
+                "non-response", variable=f"endpoints.{e.id}",
+                fix="leave the endpoint out of the multiplicity graph for design runs, or use those settings")
     return eps
 
 
@@ -85,12 +96,9 @@ def simulate_outcomes(study: Study, n: int, replicates: int, seed: np.random.See
     arms = permuted_blocks(cell, int(np.prod(n_levels)) if n_levels else 1,
                            [a.allocation for a in study.arms], study.randomization.block_multiple, rng, xp)
     # baseline vIGA-AD and prior biologic use as in trialkit.simulate._finish_prepare
-    iga_col, iga_levels = _stratum_col(study, "BLIGA", strata)
-    iga0 = (xp.asarray(np.array([int(x) for x in iga_levels]))[iga_col] if iga_col is not None
-            else xp.where(rng.random(r * n, dtype=dtype) < 0.5, 3, 4)).astype(np.int64)
-    pb_col, pb_levels = _stratum_col(study, "PRIORBIO", strata)
-    prior_bio = (xp.asarray(np.array([lv.upper() in ("Y", "YES") for lv in pb_levels]))[pb_col]
-                 if pb_col is not None else xp.zeros(r * n, dtype=bool))
+    sev = study.model_or_fail("the design").strata.severity
+    u = None if study.stratum(sev or "") is not None else rng.random(r * n, dtype=dtype)
+    iga0, prior_bio = model_strata(study, strata, u)
     # CPU: cache-sized blocks; GPU: the whole chunk at once (few, large kernels)
     block = BLOCK if xp is np else r * n
     resp = simulate_responders(study, eps, strata, arms.ravel(), iga0, prior_bio, rng, xp, dtype, block)

@@ -11,6 +11,9 @@ from trialkit.multiplicity.procedures import METHODS, MultiplicityResult, graph_
 from trialkit.multiplicity.strategy import Strategy
 from trialkit.multiplicity.templates import (
     dose_correlation,
+    dose_pairs,
+    doses_coprimary,
+    doses_coprimary_claims,
     dunnett_rho,
     fallback,
     fixed_sequence,
@@ -28,6 +31,9 @@ __all__ = [
     "Strategy",
     "claims_met",
     "dose_correlation",
+    "dose_pairs",
+    "doses_coprimary",
+    "doses_coprimary_claims",
     "dunnett_rho",
     "fallback",
     "fixed_sequence",

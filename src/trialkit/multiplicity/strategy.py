@@ -44,7 +44,12 @@ class Strategy:
         if "graph" not in spec:
             raise TrialkitError("missing the graph", source=src, variable="graph",
                                 fix="add a graph (hypotheses + edges, weights + transitions, or a template)")
-        graph = from_dict(spec["graph"], source=f"{src}.graph" if source else None)
+        try:
+            graph = from_dict(spec["graph"], source=src)
+        except TrialkitError as e:
+            # name the key under [multiplicity] (graph.doses, graph.edges[0].to, ...) so the study file's key is whole
+            raise TrialkitError(e.problem, source=src, variable=f"graph.{e.variable}" if e.variable else "graph",
+                                rows=e.rows, fix=e.fix) from None
         method = str(spec.get("method", "bonferroni")).lower()
         if method not in METHODS:
             raise TrialkitError(f"unknown method {method!r}", source=src, variable="method",

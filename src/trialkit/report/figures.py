@@ -13,7 +13,6 @@ import polars as pl  # noqa: E402
 
 from trialkit.study import Study  # noqa: E402
 
-TRT = "TRT01P"
 COLORS = ["#1b6ca8", "#55a868", "#7f7f7f", "#c44e52", "#8172b2"]
 
 

@@ -65,12 +65,14 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
              f"<p>{html.escape(topline['title'])}</p>",
              f"<p class='note'>{topline['n_randomized']} randomized ("
              + ", ".join(f"{html.escape(a['label'])}: {a['n']}" for a in topline["arms"])
-             + f"); seed {topline['seed']}. Intercurrent events: rescue and discontinuation = non-responder, "
-             "missing = non-responder (composite strategy).</p>"]
+             + f"); seed {topline['seed']}.</p>", "<p class='note'>Estimands: " + "; ".join(
+                 html.escape(f"{e['id']}: population {e['estimand']['population']}, rescue {e['estimand']['rescue']}"
+                             f", discontinuation {e['estimand']['discontinuation']}, missing {e['estimand']['missing']}"
+                             f" ({e['analysis']})") for e in topline["endpoints"] if "estimand" in e) + ".</p>"]
     gt = (make_gt(topline_frame(topline).to_pandas(), groupname_col="Endpoint")
-          .tab_header(title="Week-24 responder endpoints: simulated vs published",
-                      subtitle="Mantel-Haenszel risk difference (Sato variance) and CMH test stratified by the "
-                               "randomization strata"))
+          .tab_header(title=f"Responder endpoints: {topline['source']} vs published",
+                      subtitle="; ".join(sorted({e["analysis"] for e in topline["endpoints"]
+                                                 if e.get("type") == "binary"}))))
     parts += ["<h2>Topline</h2>", gt.as_raw_html()]
     sens_rows = []
     for ep in topline["endpoints"]:

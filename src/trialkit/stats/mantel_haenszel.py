@@ -6,19 +6,22 @@ SAS/STAT PROC FREQ documentation, "Cochran-Mantel-Haenszel Statistics".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import polars as pl
 from scipy import special, stats
 
 from trialkit.errors import TrialkitError
+from trialkit.stats._frames import check_backend, frame_input, output_frame, result_columns, text_table
 from trialkit.stats._results import TestResult
 from trialkit.stats._tables import as_counts, check_method, safe_div
 
 _SCORES = ("table", "rank", "ridit", "modridit")
 
 
+@frame_input(two_by_two=True)
 def mh_test(counts: Any, correction: bool = False) -> TestResult:
     """Mantel-Haenszel chi-square test for 2x2xK tables (df = 1).
 
@@ -38,6 +41,17 @@ def mh_test(counts: Any, correction: bool = False) -> TestResult:
 
     >>> mh_test([[[10, 5], [4, 11]], [[8, 8], [3, 12]]]).df
     1.0
+
+    The same from a data frame, one row per subject (rows: arms in ``treatment_levels`` order; columns: the
+    responder value, then the non-responder value):
+
+    >>> import polars as pl
+    >>> from trialkit.stats import counts_from_frame
+    >>> d = pl.DataFrame({"TRTP": ["A"] * 4 + ["P"] * 4, "RESP": ["Y", "Y", "Y", "N", "Y", "N", "N", "N"],
+    ...                   "SITE": ["1", "2"] * 4})
+    >>> r = mh_test(d, treatment="TRTP", response="RESP", strata="SITE", treatment_levels=("A", "P"))
+    >>> r.statistic == mh_test(counts_from_frame(d, "TRTP", "RESP", "SITE", ("A", "P"))).statistic
+    True
     """
     n = as_counts(counts, two_by_two=True)
     a, b, c, d = n[..., 0, 0], n[..., 0, 1], n[..., 1, 0], n[..., 1, 1]
@@ -57,14 +71,46 @@ def mh_test(counts: Any, correction: bool = False) -> TestResult:
     return TestResult(q, np.ones_like(q), p, extra={"deviation": dev, "variance": var})
 
 
+_CMH_NAMES = (("correlation", "Nonzero correlation"), ("row_mean_scores", "Row mean scores differ"),
+              ("general_association", "General association"))
+
+
 @dataclass(frozen=True)
 class CMHResult:
-    """The three generalized Cochran-Mantel-Haenszel statistics (SAS PROC FREQ CMH output order reversed)."""
+    """The three generalized Cochran-Mantel-Haenszel statistics (SAS PROC FREQ CMH output order reversed).
+
+    ``to_frame()`` gives one row per statistic (``test``, ``statistic``, ``df``, ``pvalue``; and ``replicate``
+    with leading replicate axes); printing shows the same table.
+    """
 
     correlation: TestResult
     row_mean_scores: TestResult
     general_association: TestResult
     scores: str = "table"
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    _frame: str = field(default="polars", repr=False, compare=False)
+
+    def _columns(self) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {}
+        for attr, label in _CMH_NAMES:
+            r = getattr(self, attr)
+            cols = {"test": [label], **result_columns({"statistic": r.statistic, "df": r.df, "pvalue": r.pvalue})}
+            n = len(cols["statistic"])
+            cols["test"] = [label] * n
+            if "replicate" in cols:  # replicate first, then the test
+                cols = {"replicate": cols.pop("replicate"), **cols}
+            for k, v in cols.items():
+                out.setdefault(k, []).extend(v)
+        return out
+
+    def to_frame(self, backend: str | None = None) -> Any:
+        """The three statistics as rows: test, statistic, df, pvalue (polars, or pandas for pandas input)."""
+        return output_frame(pl.DataFrame(self._columns()), check_backend(backend, self._frame))
+
+    def __repr__(self) -> str:
+        rows = len(self._columns()["test"])
+        return (f"CMHResult (scores: {self.scores})\n"
+                f"{text_table(self._columns(), max_rows=None if rows <= 30 else 30)}")
 
 
 def _stratum_scores(margin: np.ndarray, kind: str, table_scores: np.ndarray) -> np.ndarray:
@@ -100,6 +146,7 @@ def _quadratic_form(g: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.where(rank > 0, q, np.nan), rank
 
 
+@frame_input(two_by_two=False)
 def cmh(
     counts: Any,
     scores: str = "table",
@@ -127,6 +174,16 @@ def cmh(
     >>> r = cmh([[[16, 11], [5, 20]], [[12, 16], [7, 19]]])  # SAS Migraine example
     >>> round(r.general_association.statistic, 4)
     8.3052
+
+    From a data frame (response levels default to the sorted observed values for an R x C table; the table
+    scores stay 1..C unless ``col_scores`` is given):
+
+    >>> import polars as pl
+    >>> d = pl.DataFrame({"TRTP": ["A", "A", "A", "P", "P", "P"], "AVAL": [1, 2, 3, 2, 3, 3],
+    ...                   "SITE": ["1", "1", "2", "1", "2", "2"]})
+    >>> r = cmh(d, treatment="TRTP", response="AVAL", strata="SITE", col_scores=[1, 2, 3])
+    >>> r.extra["response_levels"], r.row_mean_scores.df
+    ([1, 2, 3], 1.0)
     """
     kind = check_method(scores, _SCORES, variable="scores")
     n = as_counts(counts)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
+from trialkit.stats._frames import frame_input
 from trialkit.stats._results import EstimateResult, TestResult
 from trialkit.stats._tables import as_counts, check_alpha, check_method, safe_div
 
@@ -51,6 +52,7 @@ def _logit_pool(log_h: np.ndarray, var_h: np.ndarray, use: np.ndarray, alpha: fl
     return _log_ci(log_est, se, alpha, "logit")
 
 
+@frame_input(two_by_two=True)
 def mh_odds_ratio(counts: Any, method: str = "mh", alpha: float = 0.05) -> EstimateResult:
     """Common odds ratio over strata, treatment vs control, with Wald confidence limits on the log scale.
 
@@ -99,6 +101,7 @@ def mh_odds_ratio(counts: Any, method: str = "mh", alpha: float = 0.05) -> Estim
     return _logit_pool(log_h, var_h, use, alpha)
 
 
+@frame_input(two_by_two=True)
 def mh_relative_risk(counts: Any, method: str = "mh", alpha: float = 0.05) -> EstimateResult:
     """Common relative risk of response (treatment / control) over strata.
 
@@ -156,6 +159,7 @@ def _expected_a(psi: np.ndarray, n1: np.ndarray, n2: np.ndarray, m1: np.ndarray)
     return np.clip(np.where(qa == 0, linear, root), lo, hi)
 
 
+@frame_input(two_by_two=True)
 def breslow_day(counts: Any, tarone: bool = False) -> TestResult:
     """Breslow-Day test that the odds ratio is the same in all strata (optionally with Tarone's correction).
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
+from trialkit.stats._frames import frame_input
 from trialkit.stats._results import EstimateResult
 from trialkit.stats._tables import as_counts, check_alpha, check_method, safe_div
 
@@ -103,6 +104,7 @@ def _mn_interval(
     return (d, np.where(empty, np.nan, lo), np.where(empty, np.nan, hi), np.where(empty, np.nan, p))
 
 
+@frame_input(two_by_two=True, stratified=False)
 def risk_difference(counts: Any, method: str = "wald", alpha: float = 0.05) -> EstimateResult:
     """Risk difference p1 - p2 (treatment minus control) for 2x2 tables, shape (..., 2, 2).
 
@@ -166,6 +168,7 @@ def _mh_estimate(x1: np.ndarray, n1: np.ndarray, x2: np.ndarray, n2: np.ndarray
     return safe_div(np.where(ok, safe_div(x1 * n2 - x2 * n1, n1 + n2), 0.0).sum(-1), sw), sw, ok
 
 
+@frame_input(two_by_two=True)
 def mh_risk_difference(counts: Any) -> np.ndarray:
     """The Mantel-Haenszel common risk difference of 2x2xK tables (..., K, 2, 2) (rows treatment, control; columns
     responder, non-responder), vectorized over leading axes: the estimate of
@@ -287,6 +290,7 @@ def _summary_score(n: np.ndarray, alpha: float) -> EstimateResult:
                           confidence_level=1 - alpha)
 
 
+@frame_input(two_by_two=True)
 def stratified_risk_difference(counts: Any, method: str = "mh", alpha: float = 0.05) -> EstimateResult:
     """Common risk difference over K strata, treatment minus control.
 
@@ -306,6 +310,16 @@ def stratified_risk_difference(counts: Any, method: str = "mh", alpha: float = 0
     >>> r = stratified_risk_difference([[[10, 5], [4, 11]], [[8, 8], [3, 12]]])
     >>> round(r.estimate, 4)
     0.3492
+
+    From a data frame, one row per subject (treatment_levels=(active, control); responders 1, 0 or "Y", "N"):
+
+    >>> import polars as pl
+    >>> d = pl.DataFrame({"TRTP": ["A"] * 4 + ["P"] * 4, "RESP": [1, 1, 1, 0, 1, 0, 0, 0],
+    ...                   "SITE": ["1", "2"] * 4})
+    >>> r = stratified_risk_difference(d, treatment="TRTP", response="RESP", strata="SITE",
+    ...                                treatment_levels=("A", "P"))
+    >>> round(r.estimate, 4), r.extra["strata"]
+    (0.5, [('1',), ('2',)])
     """
     m = check_method(method, _STRAT_METHODS)
     alpha = check_alpha(alpha)

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats
 
 from trialkit.errors import TrialkitError
+from trialkit.stats._frames import check_backend, output_frame, text_table
 from trialkit.stats._results import TestResult
 
 __all__ = ["KMResult", "kaplan_meier", "logrank_test"]
@@ -55,6 +56,25 @@ class KMResult:
         """S(t) at the given times (right-continuous step function; 1 before the first time)."""
         idx = np.searchsorted(self.time, np.asarray(t, dtype=float), side="right") - 1
         return np.where(idx >= 0, self.surv[np.maximum(idx, 0)], 1.0)
+
+    def _columns(self) -> dict[str, list[Any]]:
+        names = ("time", "n_risk", "n_event", "n_censor", "surv", "se", "ci_low", "ci_high")
+        return {k: np.asarray(getattr(self, k)).tolist() for k in names}
+
+    def to_frame(self, backend: str = "polars") -> Any:
+        """The curve, one row per time: time, n_risk, n_event, n_censor, surv, se, se_log, ci_low, ci_high."""
+        import polars as pl
+
+        cols = self._columns()
+        cols["se_log"] = np.asarray(self.se_log).tolist()
+        order = ("time", "n_risk", "n_event", "n_censor", "surv", "se", "se_log", "ci_low", "ci_high")
+        return output_frame(pl.DataFrame({k: cols[k] for k in order}), check_backend(backend, "polars"))
+
+    def __repr__(self) -> str:
+        level = f"{float(self.confidence_level):.0%}"
+        head = text_table({"n": [self.n], "events": [self.events], "median": [self.median],
+                           f"{level} CI low": [self.median_ci_low], f"{level} CI high": [self.median_ci_high]})
+        return f"KMResult\n{head}\n{text_table(self._columns(), max_rows=10)}"
 
 
 def _check(time: Any, event: Any, group: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -5,8 +5,9 @@ A term is a ``:``-joined product of variables: ``"ARMCD"``, ``"FEV1_BL"``, ``"AR
 factors; numeric columns are covariates. As in R's ``model.matrix`` (Chambers & Hastie 1992, sec. 2.4.1), a
 factor in a term is coded by contrasts (indicators of the non-reference levels; the reference is the first
 level) when the term without that factor is also in the model (the intercept counts as the empty term), and
-by indicators of all its levels otherwise. Column names follow R: ``(Intercept)``, ``ARMCDTRT``,
-``ARMCDTRT:AVISITVIS2``.
+by indicators of all its levels otherwise; without an intercept (formula ``0 + ...``) the first factor of the
+first term that has one is coded by indicators of all its levels, as R does. Column names follow R:
+``(Intercept)``, ``ARMCDTRT``, ``ARMCDTRT:AVISITVIS2``.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ def factor_levels(series: pl.Series, given: Sequence[object] | None = None) -> l
         return [v for v in lev if v in observed]
     if isinstance(series.dtype, pl.Enum):
         return [v for v in series.dtype.categories.to_list() if v in observed]
-    if series.dtype == pl.Boolean:
-        return [v for v in ("false", "true") if v in observed]
+    if series.dtype == pl.Boolean:  # as polars casts them to text (str() would give "True")
+        return [v for v in ("false", "true") if v in {o.lower() for o in observed}]
     return sorted(observed, key=natural_key)
 
 
@@ -197,8 +198,11 @@ def build_design(
         for t in parsed
     ]
     present = {frozenset(t.factors + t.covariates) for t in terms}
-    if intercept:
-        present.add(frozenset())
+    # Without an intercept R codes the first factor of the first term that has one by indicators of all its
+    # levels and treats the empty term as present for every other factor (R's model.matrix, TermCode)
+    present.add(frozenset())
+    first_factor = None if intercept else next(((ti, t.factors[0]) for ti, t in enumerate(terms) if t.factors),
+                                               None)
     columns: list[Column] = []
     if intercept:
         columns.append(Column("(Intercept)", -1, {}, ()))
@@ -208,7 +212,7 @@ def build_design(
         order = [x for x in t.label.split(":")]
         for v in order:
             if v in flevels:
-                contrast = (full - {v}) in present
+                contrast = (full - {v}) in present and (ti, v) != first_factor
                 idx = range(1, len(flevels[v])) if contrast else range(len(flevels[v]))
                 per_var.append([(v, i) for i in idx])
             else:

