@@ -1,4 +1,4 @@
-"""Command line: ``trialkit run|analyze|calibrate|design|validate-study``.
+"""Command line: ``trialkit run|analyze|calibrate|design|validate-study|schema|cdisc-pilot``.
 
 User errors (:class:`~trialkit.errors.TrialkitError`) are printed without a traceback and exit with code 2.
 """
@@ -195,6 +195,22 @@ def validate_study(study: StudyArg) -> None:
     s = load_study(study)
     console.print(f"{study}: OK — {s.study.id}, {len(s.arms)} arms, {len(s.visits)} visits, "
                   f"{len(s.endpoints)} endpoints, {len(s.strata)} strata")
+
+
+@app.command("schema")
+def schema(out: Annotated[Path | None, typer.Option("--out", help="Write the JSON Schema here (default: print)")]
+           = None) -> None:
+    """The JSON Schema of the study file (version 2), generated from the models that validate it."""
+    import json as _json
+
+    from trialkit import _files
+    from trialkit.study import Study
+
+    text = _json.dumps(Study.model_json_schema(), indent=2, sort_keys=True) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        console.print(f"Wrote {_files.write_text(out, text)}")
 
 
 @app.command("cdisc-pilot")
