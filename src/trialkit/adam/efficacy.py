@@ -58,7 +58,7 @@ def derive_strata(df: pl.DataFrame, study: Study, source: str) -> pl.DataFrame:
             x = pl.col(src.variable)
             if src.cuts is not None:
                 col = pl.lit(None, pl.Utf8)
-                for k in range(len(st.levels) - 1, -1, -1):
+                for k in range(len(st.levels)):  # the highest band met wins (outermost when)
                     lo = src.cuts[k - 1] if k > 0 else None
                     cond = x.cast(pl.Float64) >= lo if lo is not None else x.is_not_null()
                     col = pl.when(cond).then(pl.lit(st.levels[k])).otherwise(col)

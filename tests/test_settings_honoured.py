@@ -1,0 +1,158 @@
+"""Settings of the study file are honoured (each changes what trialkit does) or refused, and every problem of a
+file is reported together."""
+
+import tomllib
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from trialkit import pipeline
+from trialkit.ard import lookup
+from trialkit.errors import TrialkitError, TrialkitErrors
+from trialkit.study import load_study, parse_study
+
+ROOT = Path(__file__).resolve().parents[1]
+IGNITE = ROOT / "studies" / "ignite.toml"
+RAW = tomllib.loads(IGNITE.read_text())
+
+
+def _study(**changes):
+    data = tomllib.loads(IGNITE.read_text())
+    for path, value in changes.items():
+        node = data
+        keys = path.split(".")
+        for k in keys[:-1]:
+            node = node[int(k)] if k.isdigit() else node[k]
+        node[int(keys[-1]) if keys[-1].isdigit() else keys[-1]] = value
+    return parse_study(data, source="mutated")
+
+
+def test_per_arm_regimen_in_ex():
+    s = _study(**{"arms.2.regimen": {"loading_weeks": [0], "every_weeks": 8, "until_week": 16}})
+    sdtm = pipeline.simulate_sdtm(s, seed=3, n=70)
+    ex = sdtm["EX"].join(sdtm["DM"].select("USUBJID", "ARM"), on="USUBJID")
+    weeks = {arm: sorted(set(((g["EXSTDY"] - 1) // 7).to_list())) for (arm,), g in ex.group_by("ARM")}
+    assert max(weeks["Placebo"]) <= 16 and 20 not in weeks["Placebo"] and 2 not in weeks["Placebo"]
+    assert 2 in weeks["Rocatinlimab 300 mg"] and 20 in weeks["Rocatinlimab 300 mg"]
+    assert set(ex.filter(pl.col("ARM") == "Placebo")["EXTRT"].unique()) == {"PLACEBO"}
+    assert set(ex.filter(pl.col("ARM") != "Placebo")["EXTRT"].unique()) == {RAW["arms"][0]["treatment"]}
+
+
+@pytest.fixture(scope="module")
+def small_runs(tmp_path_factory):
+    """The same simulated trial analysed under the file's settings and under changed ones."""
+    out = {}
+    for name, changes in {"base": {}, "mn": {"analysis.difference": "mn"},
+                          "tp": {"intercurrent_events.rescue": "treatment-policy"}}.items():
+        s = _study(**changes)
+        s = s.model_copy(update={"endpoints": s.endpoints[:1], "multiplicity": None})  # EASI75 only: fast
+        sdtm = pipeline.simulate_sdtm(s, seed=11, n=400)
+        adam = pipeline.derive_adam(s, sdtm)
+        out[name] = (s, pipeline.report_outputs(s, {k: adam[k] for k in ("ADSL", "ADEFF")},
+                                                tmp_path_factory.mktemp(name), seed=11, source="simulated"))
+    return out
+
+
+def test_difference_method_is_honoured(small_runs):
+    s, base = small_runs["base"]
+    _, mn = small_runs["mn"]
+    g = {"TRT01P": s.arms[0].label, "COMPARATOR": s.placebo.label}
+    a, b = lookup(base.ard, "EASI75.rd", "ci_low", **g), lookup(mn.ard, "EASI75.rd", "ci_low", **g)
+    assert a is not None and b is not None and a != b
+    assert "Miettinen-Nurminen" in mn.topline["endpoints"][0]["analysis"]
+
+
+def test_rescue_strategy_is_honoured_and_reported(small_runs):
+    s, base = small_runs["base"]
+    _, tp = small_runs["tp"]
+    g = {"TRT01P": s.placebo.label}
+    assert lookup(tp.ard, "EASI75.rate", "n", **g) > lookup(base.ard, "EASI75.rate", "n", **g)
+    assert tp.topline["endpoints"][0]["estimand"]["rescue"] == "treatment-policy"
+    html = (tp.out / "report.html").read_text()
+    assert "rescue treatment-policy" in html and "rescue non-responder" in (base.out / "report.html").read_text()
+
+
+def test_population_is_honoured():
+    s = _study(**{"analysis.population": "SAF"})
+    assert s.population(s.endpoints[0]) == "SAFFL"
+    sdtm = pipeline.simulate_sdtm(s, seed=5, n=60)
+    adam = pipeline.derive_adam(s, sdtm)
+    adsl = adam["ADSL"].with_columns(pl.when(pl.col("USUBJID") == adam["ADSL"]["USUBJID"][0]).then(pl.lit("N"))
+                                     .otherwise(pl.col("SAFFL")).alias("SAFFL"))
+    from trialkit.adam.efficacy import endpoint_params
+
+    ep = endpoint_params(adam["ADEFF"].filter(pl.col("ANL01FL") == "Y"), adsl, s)[0]
+    assert ep["USUBJID"].n_unique() == 59
+
+
+def test_all_problems_of_a_study_file_together(tmp_path):
+    text = IGNITE.read_text().replace("allocation = 3", "allocation = 0").replace(
+        'score = "PPNRS"', 'score = "ITCH"').replace("n_randomized = 769", 'n_randomized = "many"')
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(TrialkitErrors) as e:
+        load_study(bad)
+    msg = str(e.value)
+    for part in ("arms[0].allocation", "study.n_randomized"):
+        assert part in msg
+    assert str(bad) in msg and len(e.value.errors) >= 2
+    # the cross-reference problems (after the types are right) are reported together too
+    text2 = IGNITE.read_text().replace('score = "PPNRS"', 'score = "ITCH"').replace('"PRIORBIO"]', '"PRIOR"]')
+    bad.write_text(text2)
+    with pytest.raises(TrialkitErrors) as e2:
+        load_study(bad)
+    assert "unknown score 'ITCH'" in str(e2.value) and "'PRIOR' is not a stratum" in str(e2.value)
+
+
+def test_unknown_catalogue_and_settings_nothing_reads_are_refused():
+    data = tomllib.loads(IGNITE.read_text())
+    data["catalogues"] = ["dermatology"]
+    with pytest.raises(TrialkitError, match="unknown catalogue 'dermatology'"):
+        parse_study(data)
+    data = tomllib.loads(IGNITE.read_text())
+    data["analysis"]["binary_test"] = "fisher"
+    with pytest.raises(TrialkitError, match="binary_test"):
+        parse_study(data)
+    data = tomllib.loads(IGNITE.read_text())
+    data["endpoints"][0]["analysis"] = {"covariates": ["AGE"]}
+    with pytest.raises(TrialkitError, match="covariates are not used by 'cmh'"):
+        parse_study(data)
+
+
+def test_calibrate_without_published_results_is_an_error():
+    from trialkit.calibrate import calibrate
+
+    data = tomllib.loads(IGNITE.read_text())
+    data["published"] = []
+    data["calibration"] = []
+    with pytest.raises(TrialkitError, match="nothing to calibrate"):
+        calibrate(parse_study(data), n_per_arm=1000)
+
+
+def test_stratum_from_age_cut_points_is_consistent_with_age():
+    data = tomllib.loads(IGNITE.read_text())
+    data["strata"].append({"id": "AGEGR", "label": "Age group", "levels": ["<40", ">=40"], "prevalence": [0.5, 0.5],
+                           "source": {"variable": "AGE", "cuts": [40]}})
+    s = parse_study(data)
+    sdtm = pipeline.simulate_sdtm(s, seed=2, n=300)
+    adsl = pipeline.derive_adam(s, sdtm)["ADSL"]
+    assert adsl.filter((pl.col("AGEGR") == "<40") & (pl.col("AGE") >= 40)).height == 0
+    assert adsl.filter((pl.col("AGEGR") == ">=40") & (pl.col("AGE") < 40)).height == 0
+    assert adsl["AGEGR"].n_unique() == 2
+
+
+def test_countries_follow_the_region_map():
+    data = tomllib.loads(IGNITE.read_text())
+    region = next(st for st in data["strata"] if st["id"] == "REGION")
+    region["levels"].append("Japan")
+    region["prevalence"] = [0.3, 0.3, 0.2, 0.1, 0.1]
+    region["source"]["map"]["Japan"] = ["JPN"]
+    region["source"]["map"]["Asia Pacific"] = ["KOR", "AUS", "TWN"]
+    data["vocabulary"]["race_mix"]["Japan"] = [0.0, 0.0, 1.0, 0.0]
+    s = parse_study(data)
+    dm = pipeline.simulate_sdtm(s, seed=4, n=400)
+    d = dm["DM"].join(dm["SUPPDM"].filter(pl.col("QNAM") == "REGION").select("USUBJID", "QVAL"), on="USUBJID")
+    assert set(d.filter(pl.col("QVAL") == "Japan")["COUNTRY"].unique()) == {"JPN"}
+    assert set(d.filter(pl.col("QVAL") == "Japan")["RACE"].unique()) == {"ASIAN"}
+    assert "JPN" not in set(d.filter(pl.col("QVAL") != "Japan")["COUNTRY"].unique())
