@@ -36,7 +36,7 @@ def _topline_table(topline: dict) -> Table:
     cols = [c for c in frame.columns if c not in ("Published p",)]
     for col in cols:
         justify = "left" if col in ("Endpoint", "Arm") else "right"
-        t.add_column(col.replace("Difference vs placebo", "Diff"), justify=justify)
+        t.add_column("Diff" + col[col.index(" %"):] if col.startswith("Difference vs ") else col, justify=justify)
     last = None
     for row in frame.iter_rows(named=True):
         if last is not None and row["Endpoint"] != last:
@@ -45,6 +45,27 @@ def _topline_table(topline: dict) -> Table:
         t.add_row(*[ids.get(row[c], row[c]) if c == "Arm" else row[c].split(" (week")[0] if c == "Endpoint"
                     else row[c] for c in cols])
     return t
+
+
+def _model_table(topline: dict) -> Table | None:
+    """Continuous and ordinal endpoints in the terminal: the model's differences vs the comparator, or the test."""
+    labels = {a["id"]: a["label"] for a in topline["arms"]}
+    t = Table(title="Continuous and ordinal endpoints")
+    for col in ("Endpoint", "Arm", "LS mean (SE)", "Diff (95% CI)", "p"):
+        t.add_column(col, justify="left" if col in ("Endpoint", "Arm") else "right")
+    rows = 0
+    for ep in topline["endpoints"]:
+        for kind in ("ancova", "mmrm"):
+            for r in ep.get(kind) or []:
+                diff = "" if r["diff_vs_placebo"] is None else (
+                    f"{r['diff_vs_placebo']:.2f} ({r['ci_low']:.2f}, {r['ci_high']:.2f})")
+                p = "" if r["p_value"] is None else f"{r['p_value']:.4f}"
+                t.add_row(f"{ep['id']} ({kind})", labels[r["arm"]], f"{r['lsmean']:.2f} ({r['se']:.2f})", diff, p)
+                rows += 1
+        if ep.get("cmh_rms_pvalue") is not None:
+            t.add_row(f"{ep['id']} (CMH row mean scores)", "all arms", "", "", f"{ep['cmh_rms_pvalue']:.4f}")
+            rows += 1
+    return t if rows else None
 
 
 class _Steps:
@@ -81,6 +102,8 @@ def run(
     with _Steps() as steps:
         res = pipeline.run(s, out, seed=seed, n=n_patients, progress=steps)
     console.print(_topline_table(res.topline))
+    if (mt := _model_table(res.topline)) is not None:
+        console.print(mt)
     console.print(f"Wrote {len(res.files)} files to [bold]{res.out}[/bold] (report: {res.out / 'report.html'})")
 
 
@@ -99,6 +122,8 @@ def analyze(
     with _Steps() as steps:
         res = pipeline.analyze(s, data, out, progress=steps)
     console.print(_topline_table(res.topline))
+    if (mt := _model_table(res.topline)) is not None:
+        console.print(mt)
     console.print(f"Wrote {len(res.files)} files to [bold]{res.out}[/bold]")
 
 

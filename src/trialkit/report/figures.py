@@ -17,7 +17,8 @@ COLORS = ["#1b6ca8", "#55a868", "#7f7f7f", "#c44e52", "#8172b2"]
 
 
 def responder_rates_by_visit(ard: pl.DataFrame, study: Study, endpoint_ids: list[str]) -> plt.Figure:
-    """Responder rate (%) by visit and arm with 95% CIs, one panel per endpoint; published week-24 rates as x."""
+    """Responder rate (%) by visit and arm with 95% CIs, one panel per endpoint; published rates (at the endpoint's
+    visit) as x; the footnote states each endpoint's strategies."""
     fig, axes = plt.subplots(1, len(endpoint_ids), figsize=(4.6 * len(endpoint_ids), 4.2), sharey=False,
                              squeeze=False)
     for ax, ep_id in zip(axes[0], endpoint_ids, strict=True):
@@ -42,8 +43,10 @@ def responder_rates_by_visit(ard: pl.DataFrame, study: Study, endpoint_ids: list
         ax.set_xticks(study.visit_weeks[1:])
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8, loc="upper left")
-    fig.text(0.01, 0.01, "x = published week-24 rate. Composite strategy: rescue, discontinuation and missing data "
-             "= non-response.", fontsize=7)
+    notes = sorted({"rescue {0.rescue}, discontinuation {0.discontinuation}, missing {0.missing}".format(
+        study.strategies(study.endpoint(e))) for e in endpoint_ids})
+    fig.text(0.01, 0.01, "x = published rate at the endpoint's visit. Strategies: " + "; ".join(notes) + ".",
+             fontsize=7)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 

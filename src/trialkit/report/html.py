@@ -25,6 +25,7 @@ def labels_of(topline: dict[str, Any]) -> dict[str, str]:
 def topline_frame(topline: dict[str, Any]) -> pl.DataFrame:
     """Display rows of the binary endpoints: simulated next to published."""
     labels = {a["id"]: a["label"] for a in topline["arms"]}
+    comparator = next((a["label"] for a in topline["arms"] if a["placebo"]), "comparator")
     rows = []
     for ep in topline["endpoints"]:
         if ep["type"] != "binary":
@@ -35,7 +36,7 @@ def topline_frame(topline: dict[str, Any]) -> pl.DataFrame:
             rows.append({
                 "Endpoint": f"{ep['label']} (week {ep['visit_week']}, {ep['role']})",
                 "Arm": labels[r["arm"]], "n/N": f"{r['responders']}/{r['n']}", "Rate %": fmt_pct(r["rate"]),
-                "Difference vs placebo % (95% CI)": diff, "p": fmt_pvalue(r["p_value"]),
+                f"Difference vs {comparator} % (95% CI)": diff, "p": fmt_pvalue(r["p_value"]),
                 "Published rate %": fmt_pct(pub.get("rate")), "Published diff %": fmt_pct(pub.get("diff_vs_placebo")),
                 "Published p": pub.get("p_value") or "",
             })
@@ -88,23 +89,31 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
                               "Tipping point (shift)": f"not reached (> {sens['tipping_max_delta']:g})" if t is None
                               else f"{t:g}"})
     if sens_rows:
-        parts += ["<h2>Sensitivity analyses of the co-primary endpoints</h2>",
+        parts += ["<h2>Sensitivity analyses of the primary endpoints</h2>",
                   make_gt(pl.DataFrame(sens_rows).to_pandas()).tab_header(
                       title="Multiple imputation under MAR and tipping point",
                       subtitle="Underlying score imputed by MMRM (100 imputations), dichotomized; MH risk difference "
                                "pooled by Rubin's rules").as_raw_html()]
-    mm_rows = []
+    for kind in ("mmrm", "ancova"):
+        for ep in topline["endpoints"]:
+            mm_rows = []
+            for r in ep.get(kind) or []:
+                diff = ("" if r["diff_vs_placebo"] is None else
+                        f"{r['diff_vs_placebo']:.1f} ({r['ci_low']:.1f}, {r['ci_high']:.1f})")
+                mm_rows.append({"Arm": labels_of(topline)[r["arm"]],
+                                "LS mean (SE)": f"{r['lsmean']:.1f} ({r['se']:.2f})",
+                                "Difference vs comparator (95% CI)": diff, "p": fmt_pvalue(r["p_value"])})
+            if mm_rows:
+                est = ep.get("estimand", {})
+                parts += [f"<h2>{html.escape(ep['label'])}: {kind.upper()}</h2>",
+                          make_gt(pl.DataFrame(mm_rows).to_pandas()).tab_header(
+                              title=f"{ep['label']} (week {ep['visit_week']})",
+                              subtitle=f"{ep['analysis']}; rescue {est.get('rescue')}, discontinuation "
+                                       f"{est.get('discontinuation')}, missing {est.get('missing')}").as_raw_html()]
     for ep in topline["endpoints"]:
-        for r in ep.get("mmrm") or []:
-            diff = ("" if r["diff_vs_placebo"] is None else
-                    f"{r['diff_vs_placebo']:.1f} ({r['ci_low']:.1f}, {r['ci_high']:.1f})")
-            mm_rows.append({"Endpoint": ep["label"], "Arm": labels_of(topline)[r["arm"]],
-                            "LS mean (SE)": f"{r['lsmean']:.1f} ({r['se']:.2f})",
-                            "Difference vs placebo (95% CI)": diff, "p": fmt_pvalue(r["p_value"])})
-    if mm_rows:
-        parts += ["<h2>MMRM</h2>", make_gt(pl.DataFrame(mm_rows).to_pandas()).tab_header(
-            title="Percent change from baseline in EASI at week 24: MMRM",
-            subtitle="Unstructured covariance, REML, Kenward-Roger df; data after rescue set missing").as_raw_html()]
+        if ep.get("cmh_rms_pvalue") is not None:
+            parts.append(f"<p>{html.escape(ep['label'])}: {html.escape(ep['analysis'])}, p = "
+                         f"{fmt_pvalue(ep['cmh_rms_pvalue'])}</p>")
     cont = _continuous_frame(topline)
     if cont is not None:
         parts += ["<h2>Continuous endpoints</h2>",
