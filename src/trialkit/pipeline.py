@@ -150,6 +150,12 @@ def load_user_data(study: Study, data: str | Path) -> tuple[str, dict[str, pl.Da
     """Read the user's SDTM or ADaM folder and check it for ``study``: returns ("adam"|"sdtm", datasets); ADaM is
     ADSL (``[adam] subject_dataset``) with the BDS datasets the study's scores name (any names)."""
     datasets = {k: v.df for k, v in read_folder(data, prefer=("parquet", "xpt", "json", "csv")).items()}
+    return classify_data(study, datasets, source=str(data))
+
+
+def classify_data(study: Study, datasets: dict[str, pl.DataFrame], source: str = "data") -> tuple[
+        str, dict[str, pl.DataFrame]]:
+    """("adam" | "sdtm", datasets) for the study; SDTM is checked here, ADaM by :func:`prepare_adam`."""
     up = {k.upper() for k in datasets}
     bds = {study.score(ep.score).dataset.upper() for ep in study.endpoints}
     if study.adam.subject_dataset.upper() in up and bds & up:
@@ -159,7 +165,7 @@ def load_user_data(study: Study, data: str | Path) -> tuple[str, dict[str, pl.Da
         return "sdtm", datasets
     raise TrialkitError(f"found neither SDTM (DM, EX, DS, QS) nor the study's ADaM ({study.adam.subject_dataset}, "
                         f"{', '.join(sorted(bds))}) datasets (found: {', '.join(sorted(datasets)) or 'none'})",
-                        source=str(data), fix="point --data at the folder holding the datasets, or name the "
+                        source=source, fix="point --data at the folder holding the datasets, or name the "
                         "datasets in the study file ([adam] subject_dataset, scores.ID.dataset)")
 
 
@@ -167,6 +173,12 @@ def analyze(study: Study, data: str | Path, out: str | Path, *, progress: Progre
     """``trialkit analyze``: the study's analyses on the user's SDTM or ADaM data."""
     progress(f"reading and checking {data}")
     kind, datasets = load_user_data(study, data)
+    return analyze_datasets(study, kind, datasets, out, progress=progress)
+
+
+def analyze_datasets(study: Study, kind: str, datasets: dict[str, pl.DataFrame], out: str | Path, *,
+                     progress: Progress = _noop) -> RunResult:
+    """The study's analyses on datasets already read (``kind`` from :func:`classify_data`)."""
     if kind == "sdtm":
         progress("deriving ADaM")
         adam = derive_adam(study, datasets)

@@ -25,7 +25,9 @@ def out(tmp_path_factory) -> Path:
 def test_all_outputs_written_and_linked(out):
     expected = {"ard.parquet", "ard.json", "index.html", "f_14_1_km_ttde.png", "f_14_1_km_ttde.svg"}
     expected |= {f"{s}.{ext}" for s in TABLE_STEMS for ext in ("html", "rtf")}
-    assert {p.name for p in out.iterdir()} == expected, "no temporary or extra files"
+    assert {p.name for p in out.iterdir()} == expected | {"study-file"}, "no temporary or extra files"
+    topline = json.loads((out / "study-file" / "topline.json").read_text())
+    assert topline["study"] == "CDISCPILOT01" and topline["source"] == "observed"
     index = (out / "index.html").read_text()
     for name in expected - {"index.html"}:
         assert f"href='{name}'" in index, name
