@@ -95,3 +95,15 @@ def test_same_results_from_csv_and_xpt(result, tmp_path, fmt):
     a, b = efficacy(other.ard), efficacy(result.ard)
     assert a.select(pl.exclude("stat")).equals(b.select(pl.exclude("stat")))
     assert (a["stat"] - b["stat"]).abs().max() < 1e-9
+
+
+def test_continuous_primary_in_the_multiplicity_strategy(result):
+    """The ANCOVA p-values of the continuous primary endpoint feed the Holm graph of the study file."""
+    p = {a: lookup(result.ard, "ADAS24.ancova_diff", "pvalue", TRT01P=label, COMPARATOR="Placebo")
+         for a, label in (("XANHI", "Xanomeline High Dose"), ("XANLO", "Xanomeline Low Dose"))}
+    lo, hi = sorted(p.values())
+    holm = {k: (2 * lo if v == lo else max(2 * lo, hi)) for k, v in p.items()}
+    for arm, adj in holm.items():
+        assert lookup(result.ard, "MULT", "adjusted_pvalue", variable=f"ADAS24_{arm}") == pytest.approx(min(adj, 1))
+    mult = result.topline["multiplicity"]
+    assert {h["id"] for h in mult["hypotheses"]} == {"ADAS24_XANHI", "ADAS24_XANLO"}
