@@ -136,3 +136,18 @@ def test_non_responder_strategy_is_refused_for_a_continuous_endpoint():
 
     with pytest.raises(TrialkitError, match="non-responder imputation needs a responder endpoint"):
         study(rule={"kind": "continuous", "variable": "CHG"}, missing="non-responder")
+
+
+def test_endpoint_read_from_the_datasets_own_flag():
+    """``source = { variable = "CRIT1FL" }``: the dataset's flag, not the rule; the strategies still apply."""
+    rec = records().with_columns(
+        pl.when(pl.col("USUBJID").is_in(["S1", "S4"])).then(pl.lit("Y")).otherwise(pl.lit("N")).alias("CRIT1FL"))
+    data = study().model_dump(mode="json", exclude_none=True)
+    data["endpoints"][0]["source"] = {"variable": "CRIT1FL"}
+    for strategy, expected in (("non-responder", {"S1": 1.0, "S4": 0.0, "S5": 0.0, "S3": 0.0}),
+                               ("treatment-policy", {"S1": 1.0, "S4": 1.0, "S5": 0.0, "S3": 0.0})):
+        data["intercurrent_events"] = {"rescue": strategy, "discontinuation": strategy, "missing": "non-responder"}
+        s = parse_study(data)
+        out = derive_endpoint(rec, subjects(), s, s.endpoints[0]).filter(pl.col("AVISITN") == 8)
+        got = dict(zip(out["USUBJID"], out["AVAL"], strict=True))
+        assert {k: got[k] for k in expected} == expected

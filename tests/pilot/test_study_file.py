@@ -107,3 +107,23 @@ def test_continuous_primary_in_the_multiplicity_strategy(result):
         assert lookup(result.ard, "MULT", "adjusted_pvalue", variable=f"ADAS24_{arm}") == pytest.approx(min(adj, 1))
     mult = result.topline["multiplicity"]
     assert {h["id"] for h in mult["hypotheses"]} == {"ADAS24_XANHI", "ADAS24_XANLO"}
+
+
+def test_treatment_variable_from_the_bds(result, tmp_path):
+    """``[adam] treatment = "TRTP"``: ADSL without TRT01P, the treatment taken from the BDS datasets."""
+    data = tmp_path / "data"
+    data.mkdir()
+    ca.adsl.drop("TRT01P").write_parquet(data / "adsl.parquet")
+    for name in ("adadas", "adcibc"):
+        getattr(ca, name).write_parquet(data / f"{name}.parquet")
+    study = STUDY.model_copy(update={"adam": STUDY.adam.model_copy(update={"treatment": "TRTP"})})
+    other = pipeline.analyze(study, data, tmp_path / "out")
+    for ep_id in ("ADAS4", "ADAS4L"):
+        for arm in ("Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"):
+            assert lookup(other.ard, f"{ep_id}.rate", "N", TRTP=arm) == lookup(result.ard, f"{ep_id}.rate", "N",
+                                                                              TRT01P=arm)
+    g = {"COMPARATOR": "Placebo"}
+    assert lookup(other.ard, "ADAS24.dose_response", "pvalue") == pytest.approx(
+        lookup(result.ard, "ADAS24.dose_response", "pvalue"), rel=1e-12)
+    assert lookup(other.ard, "ADAS4.cmh", "pvalue", TRTP="Xanomeline High Dose", **g) == pytest.approx(
+        lookup(result.ard, "ADAS4.cmh", "pvalue", TRT01P="Xanomeline High Dose", **g), rel=1e-12)
