@@ -139,6 +139,7 @@ def report_outputs(study: Study, adam: dict[str, pl.DataFrame], out: Path, *, se
 def run(study: Study, out: str | Path, *, seed: int, n: int | None = None, progress: Progress = _noop) -> RunResult:
     """``trialkit run``: simulate one trial and analyse it."""
     out = Path(out)
+    study.model_or_fail("trialkit run (a simulated trial)")
     progress(f"simulating {n or study.study.n_randomized} patients")
     sdtm = simulate_sdtm(study, seed=seed, n=n)
     progress("deriving ADaM")
