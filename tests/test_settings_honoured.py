@@ -156,3 +156,59 @@ def test_countries_follow_the_region_map():
     assert set(d.filter(pl.col("QVAL") == "Japan")["COUNTRY"].unique()) == {"JPN"}
     assert set(d.filter(pl.col("QVAL") == "Japan")["RACE"].unique()) == {"ASIAN"}
     assert "JPN" not in set(d.filter(pl.col("QVAL") != "Japan")["COUNTRY"].unique())
+
+
+def test_settings_sdtm_cannot_serve_are_refused_before_anything_runs(tmp_path):
+    from trialkit.cli import main
+
+    data = tomllib.loads(IGNITE.read_text())
+    data["analysis"]["population"] = "EFF"
+    data["adam"]["treatment"] = "TRTP"
+    s = parse_study(data)
+    with pytest.raises(TrialkitErrors) as e:
+        pipeline.run(s, tmp_path / "out", seed=1, n=30)
+    assert "EFFFL" in str(e.value) and "TRTP" in str(e.value)
+    assert not (tmp_path / "out").exists()
+    bad = tmp_path / "eff.toml"
+    bad.write_text(IGNITE.read_text().replace('population = "ITT"', 'population = "EFF"'))
+    assert main(["run", str(bad), "--out", str(tmp_path / "o2"), "--n-patients", "30"]) == 2
+
+
+def test_hypotheses_with_underscores_in_arm_ids():
+    data = tomllib.loads(IGNITE.read_text())
+    text = IGNITE.read_text().replace("ROC300", "ROC_300")
+    s = parse_study(tomllib.loads(text))
+    assert s.split_hypothesis("EASI75_ROC_300") == ("EASI75", "ROC_300")
+    assert data  # the shipped file itself is unchanged
+
+
+def test_scenario_arms_override_the_comparator_too():
+    data = tomllib.loads(IGNITE.read_text())
+    pbo = dict(data["model"]["arms"]["PBO"], iga_effect=0.5)
+    data["scenarios"].append({"name": "pbo_shift", "arms": {"PBO": pbo}})
+    s = parse_study(data).scenario("pbo_shift")
+    assert s.model.arms["PBO"].iga_effect == 0.5
+
+
+def test_adam_input_gives_the_simulated_runs_results(tmp_path):
+    """A simulated trial's ADSL and score records (no endpoint records, no PCHG) through `trialkit analyze`: the
+    endpoints are derived again by the study file's rules and estimands and every efficacy result is the same."""
+    s = load_study(IGNITE)
+    sim = pipeline.run(s, tmp_path / "sim", seed=8, n=300)
+    adsl = pl.read_parquet(tmp_path / "sim" / "adam" / "adsl.parquet")
+    adeff = pl.read_parquet(tmp_path / "sim" / "adam" / "adeff.parquet")
+    scores = [s.paramcd(sid) for sid in ("EASI", "VIGA", "RIGA", "PPNRS")]
+    data = tmp_path / "data"
+    data.mkdir()
+    adsl.write_parquet(data / "adsl.parquet")
+    adeff.filter(pl.col("PARAMCD").is_in(scores)).drop("PCHG").write_parquet(data / "adeff.parquet")
+    obs = pipeline.analyze(s, data, tmp_path / "obs")
+
+    def efficacy(ard):
+        d = ard.filter(~pl.col("analysis_id").str.starts_with("AE"))
+        return d.sort([c for c in d.columns if c != "stat"])
+
+    a, b = efficacy(obs.ard), efficacy(sim.ard)
+    assert a.select(pl.exclude("stat")).equals(b.select(pl.exclude("stat")))
+    assert (a["stat"] - b["stat"]).abs().max() < 1e-9
+    assert {"EASI75.mi_mar", "VIGA01.mi_mar", "EASIPCHG.mmrm", "MULT"} <= set(a["analysis_id"].unique())

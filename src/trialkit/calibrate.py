@@ -109,7 +109,7 @@ def calibrate(study: Study, n_per_arm: int = 150_000, seed: int = 20250308,
 
             lo, hi = bracket
             if key == "drug_effect":
-                lo = 0.0
+                lo = max(lo, 0.0)  # drug effects are not negative
             f_lo, f_hi = rate(lo) - pub.rate, rate(hi) - pub.rate
             if f_lo * f_hi > 0:
                 raise TrialkitError(

@@ -187,7 +187,7 @@ def analyse_multiplicity(study: Study, ard: ARD) -> None:
     frame = ard.to_frame()
     pvals = []
     for h in strategy.graph.names:
-        ep_id, arm_id = h.rsplit("_", 1)
+        ep_id, arm_id = study.split_hypothesis(h)
         p = endpoint_pvalue(frame, study, study.endpoint(ep_id), study.arm(arm_id).label)
         pvals.append(np.nan if p is None else p)
     res = strategy.test(np.asarray(pvals, dtype=float))

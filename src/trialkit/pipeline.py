@@ -17,7 +17,7 @@ from trialkit.adam.efficacy import derive_adeff, derive_adsl
 from trialkit.adam.inputs import prepare_adam
 from trialkit.checks import Requirement, assert_checks
 from trialkit.efficacy import analyse_study
-from trialkit.errors import TrialkitError
+from trialkit.errors import TrialkitError, TrialkitErrors
 from trialkit.io import read_folder, write_parquet
 from trialkit.report.figures import multiplicity_graph, responder_rates_by_visit, to_png
 from trialkit.report.html import render_report
@@ -83,8 +83,31 @@ def analyse_sdtm(study: Study, sdtm: dict[str, pl.DataFrame]) -> tuple[pl.DataFr
     return adsl, derive_adeff(sdtm, adsl, study)
 
 
+#: What trialkit's ADSL from SDTM holds: the population flags and treatment variables a study may use with SDTM
+SDTM_FLAGS = ("ITTFL", "SAFFL", "RANDFL")
+SDTM_TREATMENT = ("TRT01P", "TRT01A")
+
+
+def check_sdtm_settings(study: Study, source: str) -> None:
+    """Refuse, before anything runs, the settings that ADSL derived from SDTM cannot serve."""
+    errs = []
+    for flag in sorted({study.population(ep) for ep in study.endpoints} | {study.population()}):
+        if flag not in SDTM_FLAGS:
+            errs.append(TrialkitError(
+                f"population flag {flag} is not derived from SDTM (trialkit derives {', '.join(SDTM_FLAGS)})",
+                source=source, variable="analysis.population / endpoints.estimand.population",
+                fix="use ITT or SAF with SDTM input, or analyse the ADaM that holds the flag"))
+    if study.adam.treatment not in SDTM_TREATMENT:
+        errs.append(TrialkitError(f"treatment variable {study.adam.treatment} is not derived from SDTM",
+                                  source=source, variable="adam.treatment",
+                                  fix=f"use one of {', '.join(SDTM_TREATMENT)} with SDTM input"))
+    if errs:
+        raise errs[0] if len(errs) == 1 else TrialkitErrors(errs, summary=f"{source}: settings SDTM cannot serve")
+
+
 def derive_adam(study: Study, sdtm: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """All ADaM datasets: ADSL, ADEFF and, when SDTM has AE, ADAE."""
+    check_sdtm_settings(study, "SDTM")
     adsl, adeff = analyse_sdtm(study, sdtm)
     adam = {"ADSL": adsl, "ADEFF": adeff}
     if "AE" in sdtm:
@@ -140,6 +163,7 @@ def run(study: Study, out: str | Path, *, seed: int, n: int | None = None, progr
     """``trialkit run``: simulate one trial and analyse it."""
     out = Path(out)
     study.model_or_fail("trialkit run (a simulated trial)")
+    check_sdtm_settings(study, "trialkit run")
     progress(f"simulating {n or study.study.n_randomized} patients")
     sdtm = simulate_sdtm(study, seed=seed, n=n)
     progress("deriving ADaM")

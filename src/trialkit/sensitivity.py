@@ -1,8 +1,8 @@
 """Continuous-endpoint MMRM and missing-data sensitivity analyses of the co-primary endpoints, into the ARD.
 
-* ``<EP>.mmrm`` (continuous endpoint, e.g. percent change in EASI): MMRM on the observed values while not rescued
-  (hypothetical strategy for rescue: values after rescue are set missing), fixed effects treatment, visit,
-  treatment x visit, baseline, baseline x visit and the covariates (the endpoint's, else
+* ``<EP>.mmrm`` (continuous endpoint, e.g. percent change in EASI): MMRM on the endpoint's derived values (its
+  estimand applied, e.g. values after rescue set missing under the hypothetical strategy), fixed effects treatment,
+  visit, treatment x visit, baseline, baseline x visit and the covariates (the endpoint's, else
   ``[analysis] sensitivity_covariates``, else its strata);
   unstructured covariance, REML, Kenward-Roger df (:func:`trialkit.stats.mmrm`). LS means by arm and differences
   vs placebo at the endpoint's visit.
@@ -53,12 +53,16 @@ def _long(adeff: pl.DataFrame, adsl: pl.DataFrame, study: Study, ep: Endpoint, s
     observed and not after rescue, else null."""
     trt = study.adam.treatment
     cov = _covariates(study, ep)
-    rdate = study.adam.rescue_date if study.adam.rescue_date in adsl.columns else None
+    rdate = study.adam.rescue_variable if study.adam.rescue_variable in adsl.columns else None
     visits = pl.DataFrame({"AVISIT": [v.name for v in study.visits[1:]],
                            "AVISITN": [float(v.week) for v in study.visits[1:]]})
     cols = ["USUBJID", trt, *cov, *study.strata_for(ep), *([rdate] if rdate else [])]
     pop = adsl.filter(pl.col(study.population(ep)) == "Y").select(list(dict.fromkeys(cols)))
     rec = adeff.filter(pl.col("PARAMCD") == score)
+    if value == "PCHG" and ("PCHG" not in rec.columns or rec["PCHG"].null_count() == rec.height):
+        # ADaM records may come without PCHG: derive it as derive_var_pchg does
+        rec = rec.with_columns(pl.when(pl.col("BASE").abs() > 0).then(
+            100.0 * (pl.col("AVAL") - pl.col("BASE")) / pl.col("BASE").abs()).otherwise(None).alias("PCHG"))
     obs = rec.filter((pl.col("ANL01FL") == "Y") & (pl.col("AVISITN") > 0))
     if "DTYPE" in obs.columns:
         obs = obs.filter(pl.col("DTYPE").is_null() | (pl.col("DTYPE") == ""))

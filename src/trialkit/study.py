@@ -47,7 +47,7 @@ class StudyInfo(_Model):
 class ScoreSource(_Model):
     """Where the score's records are in SDTM: domain, test code (single-item scores), category and test name."""
 
-    domain: str = Field(default="QS", pattern=r"^[A-Z]{2}$")
+    domain: Literal["QS"] = Field(default="QS", description="SDTM domain (QS is the one read today)")
     testcd: str | None = Field(default=None, max_length=8)
     category: str | None = None
     test: str | None = None
@@ -318,7 +318,7 @@ class IntercurrentEvents(_Model):
 class Estimand(_Model):
     """An endpoint's estimand where it differs from the study defaults (ICH E9(R1) attributes)."""
 
-    population: str | None = None
+    population: str | None = Field(default=None, pattern=r"^(ITT|mITT|EFF|SAF|PP|[A-Z0-9]{1,6}FL)$")
     rescue: EventStrategy | None = None
     discontinuation: EventStrategy | None = None
     missing: MissingStrategy | None = None
@@ -392,6 +392,11 @@ class AdamNames(_Model):
     rescue_date: str | None = Field(default=None, max_length=8,
                                     description="ADSL date of the first rescue medication (none: no rescue data)")
     end_of_study_status: str | None = Field(default="EOSSTT", max_length=8)
+
+    @property
+    def rescue_variable(self) -> str:
+        """The ADSL rescue date: ``rescue_date``, else RESCDT (used where present; trialkit's ADSL has it)."""
+        return self.rescue_date or "RESCDT"
     end_of_study_date: str | None = Field(default="EOSDT", max_length=8)
 
 
@@ -614,6 +619,15 @@ class Study(_Model):
         """Name of the multiplicity hypothesis for an endpoint and an active arm."""
         return f"{endpoint_id}_{arm_id}"
 
+    def split_hypothesis(self, name: str) -> tuple[str, str]:
+        """(endpoint id, arm id) of a hypothesis name ``ENDPOINT_ARM`` (ids may themselves hold underscores)."""
+        for e in self.endpoints:
+            for a in self.active_arms:
+                if name == self.hypothesis(e.id, a.id):
+                    return e.id, a.id
+        raise TrialkitError(f"hypothesis {name!r} does not name an endpoint and an active arm",
+                            variable="multiplicity.graph", fix="name hypotheses ENDPOINT_ARM")
+
     def scenario(self, name: str) -> Study:
         """A copy whose arm-level model parameters follow scenario ``name``."""
         sc = next((x for x in self.scenarios if x.name == name), None)
@@ -634,6 +648,8 @@ class Study(_Model):
                     "iga_effect": pbo.iga_effect + k * (p.iga_effect - pbo.iga_effect),
                     "riga_strictness": pbo.riga_strictness + k * (p.riga_strictness - pbo.riga_strictness)})
             arms[a.id] = sc.arms.get(a.id, p)
+        if self.placebo.id in sc.arms:
+            arms[self.placebo.id] = sc.arms[self.placebo.id]
         update: dict[str, Any] = {"arms": arms}
         if sc.null:
             # no drug effect at all: the active arms also drop out as placebo patients do
@@ -706,6 +722,8 @@ def _consistency(s: Study) -> list[tuple[str, str, str]]:
     if len(set(ids)) != len(ids):
         fail("endpoints", f"endpoint ids are not unique: {ids}", "rename the duplicate")
     strata_ids = [st.id for st in s.strata]
+    if len(set(strata_ids)) != len(strata_ids):
+        fail("strata", f"stratum ids are not unique: {strata_ids}", "give every stratum its own id")
     for i, e in enumerate(s.endpoints):
         key = f"endpoints[{i}]"
         if e.score not in s.scores:
@@ -723,6 +741,9 @@ def _consistency(s: Study) -> list[tuple[str, str, str]]:
                  f"use one of {list(allowed)}")
         if not e.binary and e.source != "derive":
             fail(f"{key}.source", "only responder endpoints can be read from a flag", "remove source")
+        if e.source != "derive" and s.strategies(e).missing == "bocf":
+            fail(f"{key}.estimand.missing", "a flag read from the data has no baseline to carry forward",
+                 "use non-responder, locf or exclude")
         if e.analysis.dose_response and method != "ancova":
             fail(f"{key}.analysis.dose_response", "the dose-response test comes with the ANCOVA",
                  "set method = \"ancova\" or remove dose_response")
@@ -804,11 +825,13 @@ def _consistency(s: Study) -> list[tuple[str, str, str]]:
         except TrialkitError as exc:
             fail("multiplicity" + (f".{exc.variable}" if exc.variable else ""), exc.problem, exc.fix or "correct it")
         else:
-            expected = {s.hypothesis(e.id, a.id) for e in s.endpoints if not e.ordinal for a in s.active_arms}
+            tested = [e for e in s.endpoints if s.method(e) in ("cmh", "ancova", "mmrm")]
+            expected = {s.hypothesis(e.id, a.id) for e in tested for a in s.active_arms}
             unknown = [h for h in strategy.graph.names if h not in expected]
             if unknown:
-                fail("multiplicity.graph", f"hypotheses {unknown} do not name an endpoint and an active arm "
-                     "as ENDPOINT_ARM", f"use names from {sorted(expected)}")
+                fail("multiplicity.graph", f"hypotheses {unknown} do not name an endpoint tested against the "
+                     "comparator (cmh, ancova or mmrm) and an active arm as ENDPOINT_ARM",
+                     f"use names from {sorted(expected)}")
     if s.safety is not None:
         from trialkit.safety.simulate import AESimConfig
 
@@ -836,6 +859,19 @@ def _model_consistency(s: Study, arm_ids: list[str], strata_ids: list[str]) -> l
     if comp is not None and not isinstance(comp, RegionalComposite):
         out.append(("model.scores.composite", f"'{m.scores.composite}' is not a regional composite score",
                     "name the study's regional composite score"))
+    if isinstance(comp, RegionalComposite):
+        from trialkit import scores as model_scores  # the composite the disease model simulates
+
+        same = ([r.weight for r in comp.regions] == model_scores.WEIGHTS_ADULT.tolist()
+                and [r.child_weight or r.weight for r in comp.regions] == model_scores.WEIGHTS_CHILD.tolist()
+                and len(comp.signs) == len(model_scores.SIGNS) and comp.sign_max == 3 and comp.sign_step == 0.5
+                and comp.area.lower == model_scores.AREA_BAND_LOWER.tolist() and comp.child_age_below == 8)
+        if not same:
+            out.append(("model.scores.composite", f"the disease model simulates a composite of 4 regions (weights "
+                        f"{model_scores.WEIGHTS_ADULT.tolist()}, children {model_scores.WEIGHTS_CHILD.tolist()} "
+                        f"under 8) x {len(model_scores.SIGNS)} signs 0-3 in half points x area bands "
+                        f"{model_scores.AREA_BAND_LOWER.tolist()}; '{m.scores.composite}' differs",
+                        "simulate with that structure, or analyse your data with trialkit analyze (no [model])"))
     modelled = {sid for _, sid in m.scores if sid is not None}
     for i, e in enumerate(s.endpoints):
         if e.score in s.scores and e.score not in modelled:

@@ -52,10 +52,11 @@ def derive_strata(df: pl.DataFrame, study: Study, source: str) -> pl.DataFrame:
     out = df
     for st in study.strata:
         src = st.source
-        if st.id in out.columns and (src is None or src.variable in (None, st.id)):
+        derived = src is not None and (src.cuts is not None or src.map is not None)
+        if st.id in out.columns and not derived and (src is None or src.variable in (None, st.id)):
             col = pl.col(st.id).cast(pl.Utf8)
-        elif src is not None and src.variable and src.variable in out.columns:
-            x = pl.col(src.variable)
+        elif src is not None and st.variable in out.columns:
+            x = pl.col(st.variable)
             if src.cuts is not None:
                 col = pl.lit(None, pl.Utf8)
                 for k in range(len(st.levels)):  # the highest band met wins (outermost when)
@@ -151,7 +152,7 @@ def derive_adsl(sdtm: dict[str, pl.DataFrame], study: Study) -> pl.DataFrame:
         .alias("EOSSTT"),
     ).with_columns(pl.when(pl.col("DCSREAS") == "COMPLETED").then(None).otherwise(pl.col("DCSREAS")).alias("DCSREAS"))
     # rescue therapy from CM, by the study's vocabulary
-    rescdt = study.adam.rescue_date or "RESCDT"
+    rescdt = study.adam.rescue_variable
     cm = sdtm.get("CM")
     cat = study.vocabulary.rescue_category
     if cm is not None and cm.height and cat and "CMCAT" in cm.columns:
@@ -234,7 +235,7 @@ def population(adsl: pl.DataFrame, study: Study, flag: str) -> pl.DataFrame:
     names = study.adam
     cols = ["USUBJID", names.treatment, *[c for c in ("TRT01PN", "TRTSDT") if c in adsl.columns],
             *[s.id for s in study.strata],
-            *[c for c in (names.rescue_date, names.end_of_study_status, names.end_of_study_date)
+            *[c for c in (names.rescue_variable, names.end_of_study_status, names.end_of_study_date)
               if c and c in adsl.columns]]
     return adsl.filter(pl.col(flag) == "Y").select(list(dict.fromkeys(cols)))
 

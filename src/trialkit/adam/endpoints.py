@@ -45,7 +45,7 @@ def derive_endpoint(records: pl.DataFrame, subjects: pl.DataFrame, study: Study,
     ``records``: the score's observed records with USUBJID, AVISITN, AVAL and optionally BASE, ADT, ADY, ANL01FL
     and, for a flag source, the flag variable; baseline records (AVISITN 0) give BASE where it is missing.
     ``subjects``: the population (one row per subject) with USUBJID, the treatment variable, the strata and
-    optionally TRTSDT, the rescue date (``[adam] rescue_date``), the end-of-study status and date.
+    optionally TRTSDT, the rescue date (``[adam] rescue_date``, else RESCDT), the end-of-study status and date.
     """
     names = study.adam
     st = study.strategies(ep)
@@ -73,7 +73,7 @@ def derive_endpoint(records: pl.DataFrame, subjects: pl.DataFrame, study: Study,
     target = (pl.col("TRTSDT") + pl.duration(days=(pl.col("AVISITN") * 7).cast(pl.Int64))
               if "TRTSDT" in cols else pl.lit(None, pl.Date))
     vdate = pl.coalesce(pl.col("ADT"), target)
-    rdate = names.rescue_date if names.rescue_date and names.rescue_date in cols else None
+    rdate = names.rescue_variable if names.rescue_variable in cols else None
     resc = (pl.col(rdate).is_not_null() & (pl.col(rdate) <= vdate)).fill_null(False) if rdate else pl.lit(False)
     es, ed = names.end_of_study_status, names.end_of_study_date
     if es and ed and es in cols and ed in cols:

@@ -56,11 +56,12 @@ def layout(study: Study, endpoints: list[Endpoint], n_strata: int) -> Layout:
         alpha = study.study.alpha if study.study.sides == 2 else 2 * study.study.alpha
         claims = {}
     idx = []
+    parts = {h: study.split_hypothesis(h) for h in hyps}
     for h in hyps:
-        ep_id, arm_id = h.rsplit("_", 1)
+        ep_id, arm_id = parts[h]
         idx.append((ep_ids.index(ep_id), act_ids.index(arm_id)))
     prim = [e.id for e in endpoints if e.role in ("co-primary", "primary")] or [ep_ids[0]]
-    coprimary = {a: [h for h in hyps if h.rsplit("_", 1)[1] == a and h.rsplit("_", 1)[0] in prim] for a in act_ids}
+    coprimary = {a: [h for h in hyps if parts[h][1] == a and parts[h][0] in prim] for a in act_ids}
     return Layout(ep_ids, arm_ids, active, arm_ids.index(study.placebo.id), n_strata, hyps, idx, weights, alpha,
                   claims, coprimary, strategy)
 

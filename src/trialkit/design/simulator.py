@@ -46,7 +46,7 @@ def design_endpoints(study: Study) -> list[Endpoint]:
     if strategy is not None:
         ids: list[str] = []
         for h in strategy.graph.names:
-            ep_id = h.rsplit("_", 1)[0]
+            ep_id = study.split_hypothesis(h)[0]
             if ep_id not in ids:
                 ids.append(ep_id)
         eps = [study.endpoint(i) for i in ids]

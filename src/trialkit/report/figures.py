@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
+from trialkit.errors import TrialkitError  # noqa: E402
 from trialkit.study import Study  # noqa: E402
 
 COLORS = ["#1b6ca8", "#55a868", "#7f7f7f", "#c44e52", "#8172b2"]
@@ -87,7 +88,13 @@ def multiplicity_graph(study: Study, ard: pl.DataFrame) -> plt.Figure | None:
     # arms as columns, endpoints as rows (in the study file's order) when names are ENDPOINT_ARM
     arm_ids = [a.id for a in study.active_arms]
     ep_ids = [e.id for e in study.endpoints]
-    parts = [h.rsplit("_", 1) for h in names]
+    def split(h: str) -> list[str]:
+        try:
+            return list(study.split_hypothesis(h))
+        except TrialkitError:
+            return [h]
+
+    parts = [split(h) for h in names]
     layout = None
     if all(len(p) == 2 and p[0] in ep_ids and p[1] in arm_ids for p in parts):
         rows = sorted({ep_ids.index(p[0]) for p in parts})

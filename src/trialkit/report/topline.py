@@ -18,8 +18,10 @@ _DIFF = {"mh": "Mantel-Haenszel risk difference (Sato variance)", "mn": "stratif
 
 def _estimand(study: Study, ep: Any) -> dict[str, str]:
     st = study.strategies(ep)
+    summary = ep.estimand.summary or ("risk difference" if ep.binary else "row mean scores" if ep.ordinal
+                                      else "difference in means")
     return {"population": study.population(ep), "rescue": st.rescue, "discontinuation": st.discontinuation,
-            "missing": st.missing}
+            "missing": st.missing, "summary": summary}
 
 
 def _analysis_text(study: Study, ep: Any) -> str:
@@ -103,7 +105,8 @@ def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: 
                 if (ep["id"], r["arm"]) in rejected:
                     r["significant_after_multiplicity"] = rejected[(ep["id"], r["arm"])]
     return {
-        "study": study.study.id, "title": study.study.title, "source": source, "seed": seed,
+        "study": study.study.id, "title": study.study.title, "registry": study.study.registry, "source": source,
+        "seed": seed,
         "n_randomized": sum(a["n"] for a in arms), "alpha": study.study.alpha,
         "confidence_level": study.analysis.confidence_level,
         "intercurrent_events": study.intercurrent_events.model_dump(), "arms": arms, "endpoints": endpoints,
@@ -156,7 +159,7 @@ def _multiplicity(ard: pl.DataFrame, study: Study) -> dict[str, Any] | None:
         return None
     hyps = []
     for h in d["variable"].unique(maintain_order=True).to_list():
-        ep_id, arm_id = h.rsplit("_", 1)
+        ep_id, arm_id = study.split_hypothesis(h)
         get = lambda name, h=h: _f(lookup(ard, "MULT", name, variable=h))  # noqa: E731
         hyps.append({"id": h, "endpoint": ep_id, "arm": arm_id, "weight": get("weight"), "p_value": get("pvalue"),
                      "adjusted_p_value": get("adjusted_pvalue"), "rejected": get("rejected") == 1.0})
