@@ -212,3 +212,16 @@ def test_adam_input_gives_the_simulated_runs_results(tmp_path):
     assert a.select(pl.exclude("stat")).equals(b.select(pl.exclude("stat")))
     assert (a["stat"] - b["stat"]).abs().max() < 1e-9
     assert {"EASI75.mi_mar", "VIGA01.mi_mar", "EASIPCHG.mmrm", "MULT"} <= set(a["analysis_id"].unique())
+
+
+def test_multiplicity_settings_are_refused_when_wrong():
+    for change, expect in (({"colour": "blue"}, "unknown key"), ({"method": "parametric"}, "correlation"),
+                           ({"alpha": 1.5}, "alpha"), ({"claims": {"primary_ROC300": []}}, "at least one")):
+        data = tomllib.loads(IGNITE.read_text())
+        data["multiplicity"].update(change)
+        with pytest.raises(TrialkitError, match=expect):
+            parse_study(data)
+    data = tomllib.loads(IGNITE.read_text())
+    del data["multiplicity"]["alpha"]
+    data["study"]["alpha"] = 0.04
+    assert parse_study(data).strategy().alpha == 0.04

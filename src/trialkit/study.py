@@ -608,12 +608,13 @@ class Study(_Model):
             return None
         from trialkit.multiplicity import Strategy
 
-        return Strategy.from_dict(self.multiplicity, source="multiplicity")
+        return Strategy.from_dict({"alpha": self.study.alpha, **self.multiplicity}, source="multiplicity")
 
     def multiplicity_strategy_or_fail(self, source: str) -> Any:
         from trialkit.multiplicity import Strategy
 
-        return Strategy.from_dict(self.multiplicity or {}, source=f"{source}: multiplicity")
+        return Strategy.from_dict({"alpha": self.study.alpha, **(self.multiplicity or {})},
+                                  source=f"{source}: multiplicity")
 
     def hypothesis(self, endpoint_id: str, arm_id: str) -> str:
         """Name of the multiplicity hypothesis for an endpoint and an active arm."""

@@ -41,6 +41,10 @@ class Strategy:
         """``{"graph": {...}, "alpha": 0.025, "method": "parametric", "correlation": {"pairs": [[a, b], ...],
         "rho": 0.5} or a matrix (null = unknown), "claims": {name: [hypotheses]}}``."""
         src = source or "multiplicity"
+        unknown = sorted(set(spec) - {"graph", "alpha", "method", "correlation", "claims"})
+        if unknown:
+            raise TrialkitError(f"unknown key(s) {unknown}", source=src, variable=unknown[0],
+                                fix="use graph, alpha, method, correlation and claims")
         if "graph" not in spec:
             raise TrialkitError("missing the graph", source=src, variable="graph",
                                 fix="add a graph (hypotheses + edges, weights + transitions, or a template)")
@@ -55,6 +59,14 @@ class Strategy:
             raise TrialkitError(f"unknown method {method!r}", source=src, variable="method",
                                 fix=f"use one of {', '.join(METHODS)}")
         corr = spec.get("correlation")
+        if method == "parametric" and corr is None:
+            raise TrialkitError("the parametric method needs the correlation of the test statistics",
+                                source=src, variable="correlation",
+                                fix='add correlation = { pairs = [["H1", "H2"]], rho = 0.5 } or a matrix')
+        alpha = spec.get("alpha", 0.025)
+        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < float(alpha) < 1:
+            raise TrialkitError(f"alpha must be a number between 0 and 1 (got {alpha!r})", source=src,
+                                variable="alpha", fix="e.g. alpha = 0.05")
         c = None
         if corr is not None:
             if isinstance(corr, Mapping):
@@ -65,11 +77,14 @@ class Strategy:
                 c = np.array([[np.nan if v is None else v for v in row] for row in corr], dtype=float)
         claims = {str(k): [str(h) for h in v] for k, v in (spec.get("claims") or {}).items()}
         for k, hyps in claims.items():
+            if not hyps:
+                raise TrialkitError("a claim needs at least one hypothesis", source=src, variable=f"claims.{k}",
+                                    fix="list the hypotheses the claim needs, or remove it")
             bad = [h for h in hyps if h not in graph.names]
             if bad:
                 raise TrialkitError(f"claim refers to unknown hypotheses {bad}", source=src,
                                     variable=f"claims.{k}", fix=f"use names from {list(graph.names)}")
-        return cls(graph=graph, alpha=float(spec.get("alpha", 0.025)), method=method, correlation=c,
+        return cls(graph=graph, alpha=float(alpha), method=method, correlation=c,
                    claims=claims)
 
     def to_dict(self) -> dict[str, Any]:
