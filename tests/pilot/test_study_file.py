@@ -68,9 +68,21 @@ def test_published_analyses_equal_cdisc_pilot_command(result):
             continue
         got = lookup(result.ard, "ADAS24.ancova_diff", "pvalue", TRT01P=row["group1_level"], COMPARATOR="Placebo")
         assert got == pytest.approx(row["stat"], rel=1e-9)
-    cibic = PILOT["coin_cmh_14_3_13"]["Week 24"]
-    assert lookup(result.ard, "CIBIC24.cmh_rms", "statistic") == pytest.approx(cibic["statistic"], rel=1e-6)
-    assert lookup(result.ard, "CIBIC24.cmh_rms", "pvalue") == pytest.approx(cibic["pvalue"], rel=1e-6)
+    for ep_id, week in (("CIBIC08", "Week 8"), ("CIBIC16", "Week 16"), ("CIBIC24", "Week 24")):
+        cibic = PILOT["coin_cmh_14_3_13"][week]  # R coin::cmh_test, the values the CSR reports
+        assert lookup(result.ard, f"{ep_id}.cmh_rms", "statistic") == pytest.approx(cibic["statistic"], rel=1e-6)
+        assert lookup(result.ard, f"{ep_id}.cmh_rms", "pvalue") == pytest.approx(cibic["pvalue"], rel=1e-6)
+
+
+def test_teae_counts_equal_cdisc_pilot_command(result):
+    """Table 14-5.01's subjects and events by SOC/PT (the pilot command) equal the study file's AE_SOCPT."""
+    ds = {"ADSL": ca.adsl, "ADAE": ca.adae, "ADADAS": ca.adadas, "ADCIBC": ca.adcibc, "ADTTE": ca.adtte}
+    key = ["group1_level", "group2_level", "variable", "variable_level", "stat_name"]
+    ref = build_ard(ds, tables=["14-5.01"]).filter(pl.col("stat_name").is_in(["N", "n", "events"]))
+    mine = result.ard.filter((pl.col("analysis_id") == "AE_SOCPT") & pl.col("stat_name").is_in(["N", "n", "events"]))
+    j = ref.select(*key, "stat").join(mine.select(*key, "stat"), on=key, how="full", nulls_equal=True)
+    assert ref.height > 100 and j.height == ref.height == mine.height
+    assert (j["stat"] == j["stat_right"]).all()
 
 
 
