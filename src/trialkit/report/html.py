@@ -121,7 +121,7 @@ def render_report(topline: dict[str, Any], figures: dict[str, bytes], *,
     mult = topline.get("multiplicity")
     if mult:
         mf = pl.DataFrame([{"Hypothesis": h["id"], "Initial weight": f"{h['weight']:.3f}",
-                            "p (CMH)": fmt_pvalue(h["p_value"]), "Adjusted p": fmt_pvalue(h["adjusted_p_value"]),
+                            "p (raw)": fmt_pvalue(h["p_value"]), "Adjusted p": fmt_pvalue(h["adjusted_p_value"]),
                             "Rejected": "yes" if h["rejected"] else "no"} for h in mult["hypotheses"]])
         claims = ", ".join(f"{html.escape(k)}: {'met' if v else 'not met'}" for k, v in mult["claims"].items())
         parts += ["<h2>Multiplicity-adjusted conclusions</h2>",

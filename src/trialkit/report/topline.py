@@ -195,7 +195,7 @@ def topline_markdown(topline: dict[str, Any]) -> str:
     mult = topline.get("multiplicity")
     if mult:
         lines += ["", f"Multiplicity: graphical procedure ({mult['method']}, alpha {mult['alpha']:g}, two-sided "
-                  "CMH p-values)", "", "| Hypothesis | Weight | p | Adjusted p | Rejected |",
+                  "p-values of each endpoint's test)", "", "| Hypothesis | Weight | p | Adjusted p | Rejected |",
                   "|---|---:|---:|---:|---|"]
         for h in mult["hypotheses"]:
             lines.append(f"| {h['id']} | {h['weight']:.3f} | {fmt_pvalue(h['p_value'])} | "
