@@ -225,3 +225,18 @@ def test_multiplicity_settings_are_refused_when_wrong():
     del data["multiplicity"]["alpha"]
     data["study"]["alpha"] = 0.04
     assert parse_study(data).strategy().alpha == 0.04
+
+
+@pytest.mark.parametrize(("mutate", "key"), [
+    (lambda d: d["safety"].update(colour=1), "safety.colour"),
+    (lambda d: d["safety"]["terms"].update(Pyrexia="x"), "safety.terms.Pyrexia"),
+    (lambda d: d["safety"]["terms"]["Pyrexia"].update(recurrence="a"), "safety.terms.Pyrexia.recurrence"),
+    (lambda d: d["safety"].update(special_interest="x"), "safety.special_interest"),
+    (lambda d: d["safety"]["terms"]["Chills"].pop("incidence"), "safety.terms.Chills.incidence"),
+])
+def test_safety_section_problems_are_refused(mutate, key):
+    data = tomllib.loads(IGNITE.read_text())
+    mutate(data)
+    with pytest.raises(TrialkitError) as e:
+        parse_study(data, source="s.toml")
+    assert f"s.toml: {key}:" in str(e.value) and "Fix:" in str(e.value)

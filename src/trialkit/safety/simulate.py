@@ -89,6 +89,9 @@ class AETermConfig:
                                 fix="map every arm to a probability, e.g. {'Placebo': 0.02, 'Active': 0.1}")
         inc = {str(a): _prob(p, f"{where}.incidence.{a}", below_one=True) for a, p in self.incidence.items()}
         object.__setattr__(self, "incidence", inc)
+        if not isinstance(self.severity, tuple | list):
+            raise TrialkitError("must be 3 probabilities", source=SOURCE, variable=f"{where}.severity",
+                                fix="give [P(MILD), P(MODERATE), P(SEVERE)]")
         sev = tuple(_prob(p, f"{where}.severity") for p in self.severity)
         if len(sev) != 3 or abs(sum(sev) - 1.0) > 1e-9:
             raise TrialkitError(f"severity probabilities {sev} must be 3 numbers summing to 1",
@@ -104,6 +107,10 @@ class AETermConfig:
             object.__setattr__(self, "related", rel)
         else:
             _prob(self.related, f"{where}.related")
+        for name in ("recurrence", "duration_mean"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
+                raise TrialkitError(f"must be a number (got {v!r})", source=SOURCE, variable=f"{where}.{name}")
         if not self.recurrence >= 0:
             raise TrialkitError("recurrence must be >= 0", source=SOURCE, variable=f"{where}.recurrence")
         if not self.duration_mean >= 1:
@@ -139,11 +146,35 @@ class AESimConfig:
              "special_interest": {"GI ulceration": ["Gastric ulcer", "Duodenal ulcer"]},
              "terms": {"Pyrexia": {"incidence": {"Placebo": 0.02, "Active": 0.12}, "serious": 0.01}}}
         """
+        if not isinstance(d, Mapping):
+            raise TrialkitError("must be a table", source=SOURCE, fix="write [safety] with period_days and terms")
+        top = sorted(set(d) - {"terms", "period_days", "followup_days", "special_interest"})
+        if top:
+            raise TrialkitError(f"unknown keys {top}", source=SOURCE, variable=top[0],
+                                fix="use period_days, followup_days, special_interest and terms")
         if "terms" not in d or not isinstance(d["terms"], Mapping):
             raise TrialkitError("missing table 'terms' (PT -> settings)", source=SOURCE, variable="terms")
+        aesi_in = d.get("special_interest", {})
+        if not isinstance(aesi_in, Mapping) or not all(
+                isinstance(v, list | tuple) and all(isinstance(x, str) for x in v) for v in aesi_in.values()):
+            raise TrialkitError("must map each event of special interest to a list of preferred terms",
+                                source=SOURCE, variable="special_interest",
+                                fix='e.g. "GI ulceration" = ["Gastric ulcer", "Duodenal ulcer"]')
+        for key in ("period_days", "followup_days"):
+            v = d.get(key, 0.0)
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise TrialkitError(f"must be a number (got {v!r})", source=SOURCE, variable=key,
+                                    fix="give the number of days")
         known = set(AETermConfig.__dataclass_fields__) - {"pt"}
         terms = []
         for pt, spec in d["terms"].items():
+            if not isinstance(spec, Mapping):
+                raise TrialkitError("must be a table of settings", source=SOURCE, variable=f"terms.{pt}",
+                                    fix="give at least incidence = { ARM LABEL = probability, ... }")
+            if "incidence" not in spec or not isinstance(spec["incidence"], Mapping):
+                raise TrialkitError("needs incidence, a table of probabilities by arm label", source=SOURCE,
+                                    variable=f"terms.{pt}.incidence",
+                                    fix='e.g. incidence = { Placebo = 0.02, "Active" = 0.1 }')
             extra = set(spec) - known
             if extra:
                 raise TrialkitError(f"unknown keys {sorted(extra)}", source=SOURCE, variable=f"terms.{pt}",
