@@ -240,3 +240,13 @@ def test_safety_section_problems_are_refused(mutate, key):
     with pytest.raises(TrialkitError) as e:
         parse_study(data, source="s.toml")
     assert f"s.toml: {key}:" in str(e.value) and "Fix:" in str(e.value)
+
+
+def test_stratum_from_sex_is_consistent_with_sex():
+    data = tomllib.loads(IGNITE.read_text())
+    data["strata"].append({"id": "SEXGR", "label": "Sex", "levels": ["Female", "Male"], "prevalence": [0.5, 0.5],
+                           "source": {"variable": "SEX", "map": {"Female": ["F"], "Male": ["M"]}}})
+    s = parse_study(data)
+    adsl = pipeline.derive_adam(s, pipeline.simulate_sdtm(s, seed=2, n=200))["ADSL"]
+    assert adsl.filter((pl.col("SEXGR") == "Female") != (pl.col("SEX") == "F")).height == 0
+    assert adsl["SEX"].n_unique() == 2

@@ -264,10 +264,20 @@ def _demographics(study: Study, strata: I64, n: int, rng: np.random.Generator) -
     country = _countries(study, strata, region, levels, cu)
     site_no = (cu * 1000).astype(np.int64) % 12
     site = np.char.add(np.char.add((region + 1).astype(str), "0"), np.char.zfill(site_no.astype(str), 2))
-    for k, st in enumerate(study.strata):
-        if st.source is not None and st.source.cuts is not None and st.variable == "AGE":
-            age = _age_in_band(age, strata[:, k], st.source.cuts, d.age_min, d.age_max, rng)
-    return {"age": age, "sex": sex, "race": race, "country": country, "site": site}
+    demo = {"age": age, "sex": sex, "race": race, "country": country, "site": site}
+    for k, st in enumerate(study.strata):  # the simulated variable a stratum is taken from follows the stratum
+        src = st.source
+        if src is None:
+            continue
+        if src.cuts is not None and st.variable == "AGE":
+            demo["age"] = _age_in_band(age, strata[:, k], src.cuts, d.age_min, d.age_max, rng)
+        elif st.variable in ("SEX", "RACE") and src.cuts is None:
+            key = st.variable.lower()
+            values = [(src.map or {}).get(lv, [lv]) for lv in st.levels]
+            u = rng.random(n)
+            lev = strata[:, k]
+            demo[key] = np.array([values[r][int(x * len(values[r]))] for r, x in zip(lev, u, strict=True)])
+    return demo
 
 
 def _countries(study: Study, strata: I64, region: I64, levels: list[str], u: F64) -> NDArray[np.str_]:
