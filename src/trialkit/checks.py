@@ -3,7 +3,9 @@
 Each analysis step declares what it needs from a dataset::
 
     Requirement(dataset="ADSL", variables={"USUBJID": "str", "TRT01P": "str", "AGE": "num"},
-                keys=["USUBJID"], flags=["ITTFL", "SAFFL"], ranges={"AGE": (0, 120)})
+                keys=["USUBJID"], flags=["ITTFL", "SAFFL"], ranges={"AGE": (0, 120)},
+                levels={"TRT01P": Levels(["Placebo", "Active"], "arm labels of the study file")},
+                levels_where=["ITTFL"])
 
 ``run_checks(datasets, requirements)`` returns the list of problems (each a
 :class:`~trialkit.errors.TrialkitError` naming dataset, variable, example rows and the fix);
@@ -27,6 +29,18 @@ FLAG_VALUES = frozenset({"Y", "N", ""})
 MAX_ROWS = 10
 
 
+@dataclass(frozen=True)
+class Levels:
+    """The values a variable may take (compared as text, or as numbers for a numeric variable): ``what`` they
+    are in messages (e.g. "arm labels of the study file"), ``fix`` what to do; blanks are bad unless
+    ``allow_null``."""
+
+    values: Sequence[str | float]
+    what: str = ""
+    fix: str = ""
+    allow_null: bool = False
+
+
 @dataclass
 class Requirement:
     """What one step needs from one dataset.
@@ -37,6 +51,11 @@ class Requirement:
     ``ranges`` bound numeric variables (``None`` = open); ``param_ranges`` bound ``value_var`` within each
     ``param_var`` value (the study file's score ranges, by PARAMCD or QSTESTCD); ``visits``
     lists (number, label) pairs that must map one-to-one. ``step`` names the analysis for messages.
+    ``filled`` variables must not be blank on any row where the requirement asks for them (by default USUBJID:
+    a record without its subject is never usable). ``levels`` restricts variables to listed values (a sequence
+    or :class:`Levels`), on the rows where one of the ``levels_where`` flags is ``Y`` (on every row when it is
+    empty, or when one of those flags is absent or not text); ``param_levels`` restricts ``value_var`` within
+    each ``param_var`` value (the levels of an ordinal score), blanks allowed.
     """
 
     dataset: str
@@ -50,6 +69,10 @@ class Requirement:
     visits: Sequence[tuple[str, str]] = (("AVISITN", "AVISIT"), ("VISITNUM", "VISIT"))
     optional: bool = False
     step: str = ""
+    filled: Sequence[str] = ("USUBJID",)
+    levels: Mapping[str, Sequence[str] | Levels] = field(default_factory=dict)
+    levels_where: Sequence[str] = ()
+    param_levels: Mapping[str, Sequence[str | float]] | None = None
 
     def __post_init__(self) -> None:
         bad = {k: v for k, v in self.variables.items() if v not in TYPES}
@@ -110,21 +133,27 @@ def _check_one(df: pl.DataFrame, req: Requirement, name: str) -> list[TrialkitEr
         errs.append(TrialkitError(
             f"missing required variable(s) {', '.join(missing)}", source=where, variable=", ".join(missing),
             fix=f"add {', '.join(missing)} to {name} (or rename the column that holds it)"))
+    mistyped = set()
     for v, want in needed.items():
         if v in df.columns and not _type_ok(df.schema[v], want):
+            mistyped.add(v)
             ex = df.get_column(v).drop_nulls().head(3).to_list()
             errs.append(TrialkitError(
                 f"is {df.schema[v]} but must be {_TYPE_WORDS.get(want, want)} (e.g. {ex})", source=where,
                 variable=v, fix=_type_fix(v, df.schema[v], want)))
+    # keys declared in ``variables`` and the ``filled`` variables asked for must be filled on every row (each
+    # checked whether or not the other keys are there); other keys (e.g. DTYPE) may be blank
+    must_fill = [*(k for k in req.keys if k in req.variables), *(v for v in req.filled if v in needed)]
+    for k in dict.fromkeys(must_fill):
+        if k in df.columns and df.height:
+            nulls = df.get_column(k).is_null()
+            if nulls.any():
+                what = "key variable" if k in req.keys else "variable"
+                errs.append(TrialkitError(f"{what} {k} missing on some rows ({int(nulls.sum())} of {df.height})",
+                                          source=where, variable=k, rows=_rows(nulls),
+                                          fix=f"fill {k} on every row or drop the empty rows"))
     keys = [k for k in req.keys if k in df.columns]
     if keys and len(keys) == len(req.keys) and df.height:
-        # keys declared in ``variables`` must be filled; others (e.g. DTYPE) may be blank
-        filled = [k for k in keys if k in req.variables]
-        nulls = df.select(pl.any_horizontal([pl.lit(False)] + [pl.col(k).is_null() for k in filled])).to_series()
-        if nulls.any():
-            errs.append(TrialkitError(f"key variable(s) {', '.join(filled)} missing on some rows", source=where,
-                                      variable=", ".join(filled), rows=_rows(nulls),
-                                      fix="fill the key on every row or drop the empty rows"))
         dup = df.select(keys).is_duplicated()
         if dup.any():
             ex = df.filter(dup).select(keys).unique(maintain_order=True).head(3).rows()
@@ -156,10 +185,60 @@ def _check_one(df: pl.DataFrame, req: Requirement, name: str) -> list[TrialkitEr
             if p in present:
                 errs += _range(df, req.value_var, lo, hi, where, pl.col(req.param_var) == p,
                                f" for {req.param_var} = {p}")
+    if req.levels:
+        rows = _levels_rows(df, req.levels_where)
+        for v, lv in req.levels.items():
+            if v in df.columns and v not in mistyped:
+                errs += _levels(df, v, lv if isinstance(lv, Levels) else Levels(list(lv)), rows, where, "")
+    pl_ = req.param_levels
+    if pl_ and req.param_var in df.columns and req.value_var in df.columns and req.value_var not in mistyped:
+        present = set(df.get_column(req.param_var).drop_nulls().cast(pl.Utf8).unique().to_list())
+        for p, values in pl_.items():
+            if p in present:
+                rows = (df.get_column(req.param_var).cast(pl.Utf8) == p).fill_null(False)
+                errs += _levels(df, req.value_var, Levels(list(values), f"levels of {p}", allow_null=True), rows,
+                                where, f" for {req.param_var} = {p}")
     for num, lab in req.visits:
         if num in df.columns and lab in df.columns:
             errs += _visits(df, num, lab, where)
     return errs
+
+
+def _levels_rows(df: pl.DataFrame, flags: Sequence[str]) -> pl.Series | None:
+    """Rows where one of ``flags`` is Y; None (every row) without flags or when one is absent or not text."""
+    if not flags or any(f not in df.columns or df.schema[f] != pl.Utf8 for f in flags):
+        return None
+    return df.select(pl.any_horizontal([pl.col(f).str.strip_chars().eq("Y").fill_null(False) for f in flags])
+                     ).to_series()
+
+
+def _levels(df: pl.DataFrame, v: str, lv: Levels, rows: pl.Series | None, where: str,
+            what: str) -> list[TrialkitError]:
+    s = df.get_column(v)
+    if s.dtype.is_numeric():
+        nums = []
+        for x in lv.values:
+            try:
+                nums.append(float(x))
+            except (TypeError, ValueError):
+                continue
+        bad = ~s.cast(pl.Float64).is_in(nums)
+    else:
+        try:
+            text = s.cast(pl.Utf8)
+        except pl.exceptions.PolarsError:
+            return []  # not a scalar variable: its type is reported where it matters
+        bad = ~text.is_in([str(x) for x in lv.values])
+    bad = bad.fill_null(True) & s.is_not_null() if lv.allow_null else bad.fill_null(True) | s.is_null()
+    if rows is not None:
+        bad = bad & rows
+    if not bad.any():
+        return []
+    vals = s.filter(bad).unique(maintain_order=True).head(5).to_list()
+    shown = ", ".join(repr(x) for x in lv.values[:12]) + (", ..." if len(lv.values) > 12 else "")
+    return [TrialkitError(f"{int(bad.sum())} row(s){what} with values {vals} that are not "
+                          f"{lv.what or 'allowed values'} ({shown})", source=where, variable=v, rows=_rows(bad),
+                          fix=lv.fix or f"use one of the allowed values of {v}")]
 
 
 def _range(df: pl.DataFrame, v: str, lo: float | None, hi: float | None, where: str, cond: pl.Expr,

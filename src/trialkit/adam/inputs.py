@@ -11,8 +11,8 @@ from collections.abc import Mapping
 import polars as pl
 
 from trialkit.adam.efficacy import derive_strata, endpoint_params
-from trialkit.checks import Requirement, assert_checks
-from trialkit.study import Study
+from trialkit.checks import Levels, Requirement, assert_checks
+from trialkit.study import OrdinalScore, Study
 
 #: BDS variables the endpoint derivation reads beyond PARAMCD/AVISITN/AVAL, when present
 _OPTIONAL_BDS = ("BASE", "ADT", "ADY", "ANL01FL", "DTYPE", "AVISIT")
@@ -27,22 +27,53 @@ def _score_ranges(study: Study) -> dict[str, tuple[float, float]]:
     return out
 
 
+#: what the safety analyses read when ADAE is given (trialkit.safety.tables): ADSL's safety population, actual
+#: treatment and treatment dates, ADAE's treatment-emergent events with their coding and seriousness
+_SAFETY_ADSL = {"SAFFL": "str", "TRT01A": "str", "TRTSDT": "date", "TRTEDT": "date"}
+_SAFETY_ADAE = {"USUBJID": "str", "TRTEMFL": "str", "AEBODSYS": "str", "AEDECOD": "str", "AESEV": "str",
+                "AESER": "str", "AEREL": "str", "AEACN": "str", "ASTDY": "num"}
+
+
+def _stratum_source(study: Study) -> list[tuple[str, str, Levels | None]]:
+    """Per stratum, the ADSL variable it is read from, its type and the values it may take, as
+    :func:`trialkit.adam.efficacy.derive_strata` reads it: cut-points and maps from their variable (numbers; the
+    map's values), else the source variable or the stratum's own column (its levels)."""
+    out = []
+    for st in study.strata:
+        src = st.source
+        fix = f"correct the values, or the levels/source of stratum {st.id} in the study file"
+        what = f"levels of stratum {st.id}"
+        if src is not None and src.cuts is not None:
+            out.append((st.variable, "num", None))
+        elif src is not None and src.map is not None:
+            values = [v for vs in src.map.values() for v in vs]
+            out.append((st.variable, "any", Levels(values, f"values mapped to the {what}", fix)))
+        else:
+            out.append((st.variable, "any", Levels(st.levels, what, fix)))
+    return out
+
+
 def adam_requirements(study: Study, present: Mapping[str, pl.DataFrame]) -> list[Requirement]:
     """What the analyses of ``study`` read from ADaM: ADSL (subject key, treatment, population flags, strata or
-    their source variables, the covariates) and, per dataset named by an endpoint's score, the BDS variables."""
+    their source variables, the covariates; treatment labels and strata levels in the analysed populations) and,
+    per dataset named by an endpoint's score, the BDS variables; with ADAE, what the safety analyses read."""
     names = study.adam
     subj = names.subject_dataset
     flags = sorted({study.population(ep) for ep in study.endpoints} | {study.population()})
     adsl_vars: dict[str, str] = {"USUBJID": "str", **{f: "str" for f in flags}}
     adsl_ds = present.get(subj.upper())
     trt_in_adsl = adsl_ds is None or names.treatment in adsl_ds.columns or names.treatment.startswith("TRT0")
+    labels = [a.label for a in study.arms]
+    arm_levels = Levels(labels, "arm labels of the study file",
+                        "make the [[arms]] labels match the treatment values, or set [adam] treatment")
+    levels: dict[str, Levels] = {}
     if trt_in_adsl:
         adsl_vars[names.treatment] = "str"
-    for st in study.strata:
-        var = st.variable
-        if adsl_ds is not None and st.id in adsl_ds.columns:
-            var = st.id
-        adsl_vars[var] = "num" if st.source is not None and st.source.cuts is not None else "any"
+        levels[names.treatment] = arm_levels
+    for var, kind, lv in _stratum_source(study):
+        adsl_vars[var] = kind
+        if lv is not None:
+            levels[var] = lv
     for ep in study.endpoints:
         for c in ep.analysis.covariates:
             if c != "BASE":
@@ -50,8 +81,20 @@ def adam_requirements(study: Study, present: Mapping[str, pl.DataFrame]) -> list
     for c in (names.rescue_date,):
         if c:
             adsl_vars[c] = "date"
-    reqs = [Requirement(dataset=subj, step="analysis", variables=adsl_vars, keys=["USUBJID"], flags=flags)]
+    # the end of study decides the discontinuation events: read unless every endpoint takes the treatment policy
+    if any(study.strategies(ep).discontinuation != "treatment-policy" for ep in study.endpoints):
+        for c, kind in ((names.end_of_study_status, "str"), (names.end_of_study_date, "date")):
+            if c:
+                adsl_vars[c] = kind
+    reqs = [Requirement(dataset=subj, step="analysis", variables=adsl_vars, keys=["USUBJID"], flags=flags,
+                        levels=levels, levels_where=flags)]
+    if "ADAE" in {k.upper() for k in present}:
+        reqs += [Requirement(dataset=subj, step="safety", variables=_SAFETY_ADSL, flags=["SAFFL"],
+                             levels={"TRT01A": arm_levels}, levels_where=["SAFFL"]),
+                 Requirement(dataset="ADAE", step="safety", variables=_SAFETY_ADAE, flags=["TRTEMFL"])]
     ranges = _score_ranges(study)
+    ordinal = {study.paramcd(sid): [float(x) for x in sc.levels] for sid, sc in study.scores.items()
+               if isinstance(sc, OrdinalScore)}
     by_ds: dict[str, dict[str, str]] = {}
     for ep in study.endpoints:
         ds = study.score(ep.score).dataset
@@ -68,7 +111,11 @@ def adam_requirements(study: Study, present: Mapping[str, pl.DataFrame]) -> list
         extra = {c: ("date" if c == "ADT" else "num" if c in ("BASE", "ADY") else "str") for c in _OPTIONAL_BDS
                  if frame is not None and c in frame.columns}
         reqs.append(Requirement(dataset=ds, step="analysis", variables={**extra, **v}, param_var="PARAMCD",
-                                value_var="AVAL", param_ranges=ranges,
+                                value_var="AVAL", param_ranges=ranges, param_levels=ordinal,
+                                filled=("USUBJID", "PARAMCD"),
+                                levels={} if trt_in_adsl else {names.treatment: Levels(labels, arm_levels.what,
+                                                                                       arm_levels.fix,
+                                                                                       allow_null=True)},
                                 flags=[c for c in ("ANL01FL",) if frame is not None and c in frame.columns]))
     return reqs
 
