@@ -180,14 +180,7 @@ _HAND_PARSED = ("safety", "multiplicity")
 
 def _known_study_gap(m: Mut) -> str | None:
     """The cases the properties leave out: each is an xfail test below."""
-    if m.path[0] in _HAND_PARSED and len(m.path) > 1 and m.kind in ("set", "drop"):
-        return "test_hand_parsed_table_crashes, ..._reports_only_its_first_problem, ..._template_arguments_..."
-    if m.kind in ("set", "drop") and m.path[-1] == "threshold" and "rule" in m.path:
-        return "test_rule_key_named_like_a_rule_kind_is_dropped_from_the_message"
-    if m.kind == "drop" and m.path == ("model", "strata"):
-        return "test_race_mix_without_a_region_stratum_names_the_missing_key"
-    if m.kind == "set" and m.path[-1] == "until_week" and isinstance(m.value, int) and m.value > 10**6:
-        return "test_huge_regimen_is_rejected_without_expanding_it"
+    del m  # every mutation is covered; [safety]/[multiplicity] report their first problem (xfail test below)
     return None
 
 
@@ -630,23 +623,16 @@ def test_section_error_hides_cross_reference_errors(tmp_path, capsys):
     assert code == 2 and "study.alpha" in err and "ZQ1X" in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="trialkit.study._loc drops every location part spelled like a rule or score "
-                   "kind, so rule.threshold (a field and a rule kind) is reported as endpoints[0].rule")
 def test_rule_key_named_like_a_rule_kind_is_dropped_from_the_message(tmp_path, capsys):
     code, err = _study_case("ignite", [Mut("drop", ("endpoints", 0, "rule", "threshold"))], tmp_path, capsys)
     assert code == 2 and "endpoints[0].rule.threshold" in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="trialkit.study: Regimen.until_week is unbounded and the regimen is expanded "
-                   "week by week before it is compared with the duration (until_week = 1e15 never returns; 2e5 "
-                   "lists 200,000 weeks in the message)")
 def test_huge_regimen_is_rejected_without_expanding_it(tmp_path, capsys):
     code, err = _study_case("cdisc", [Mut("set", ("arms", 0, "regimen", "until_week"), 200_000)], tmp_path, capsys)
     assert code == 2 and "until_week" in err and len(err) < 2000, err[:500]
 
 
-@pytest.mark.xfail(strict=True, reason="trialkit.study._model_consistency: without [model.strata] region, "
-                   "race_mix keys are 'not a level of the region stratum' and the missing key is not named")
 def test_race_mix_without_a_region_stratum_names_the_missing_key(tmp_path, capsys):
     code, err = _study_case("ignite", [Mut("drop", ("model", "strata"))], tmp_path, capsys)
     assert code == 2 and "model.strata" in err, err
@@ -660,9 +646,6 @@ HAND_PARSED_CRASHES = {
 }
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, AttributeError), reason="[safety] (safety.simulate."
-                   "AESimConfig.from_dict) and [multiplicity] (multiplicity.Strategy.from_dict, templates) are parsed "
-                   "by hand: values of a wrong type raise TypeError/AttributeError (a traceback)")
 @pytest.mark.parametrize("case", list(HAND_PARSED_CRASHES))
 def test_hand_parsed_table_crashes(case, tmp_path, capsys):
     code, err = _study_case("ignite", [HAND_PARSED_CRASHES[case]], tmp_path, capsys)
@@ -681,8 +664,6 @@ def test_hand_parsed_table_reports_only_its_first_problem(muts, tmp_path, capsys
     assert code == 2 and all(m.reported(err, True) for m in muts), err
 
 
-@pytest.mark.xfail(strict=True, reason="multiplicity templates take str() of any dose/endpoint entry: a wrong type "
-                   "surfaces as unknown hypotheses of the claims, the key is not named")
 def test_multiplicity_template_arguments_are_not_type_checked(tmp_path, capsys):
     code, err = _study_case("ignite", [Mut("set", ("multiplicity", "graph", "coprimary", 1), True)], tmp_path, capsys)
     assert code == 2 and "multiplicity.graph.coprimary" in err, err

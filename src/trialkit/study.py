@@ -155,8 +155,8 @@ class Regimen(_Model):
     """Dosing weeks: the loading weeks, then every ``every_weeks`` until ``until_week``."""
 
     loading_weeks: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
-    every_weeks: int = Field(gt=0)
-    until_week: int = Field(ge=0)
+    every_weeks: int = Field(gt=0, le=520)
+    until_week: int = Field(ge=0, le=520)
 
     @property
     def weeks(self) -> list[int]:
@@ -668,12 +668,23 @@ class Study(_Model):
 _DISCRIMINATED = set(RULE_KINDS) | set(SCORE_KINDS)
 
 
+def _is_tag(loc: tuple[Any, ...], i: int) -> bool:
+    """Whether ``loc[i]`` is the discriminator tag pydantic puts after a union field (rule, rules[k], scores.ID),
+    not a key of the file (``threshold`` is both a rule kind and a key of other rules)."""
+    part = loc[i]
+    if part not in _DISCRIMINATED or i == 0:
+        return False
+    prev = loc[i - 1]
+    return prev == "rule" or (isinstance(prev, int) and i > 1 and loc[i - 2] == "rules") or (
+        i > 1 and loc[i - 2] == "scores")
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in _DISCRIMINATED or str(part).startswith(("function-", "tagged-union")):
+        elif _is_tag(loc, i) or str(part).startswith(("function-", "tagged-union")):
             continue  # discriminator tag in pydantic's location, not a key of the file
         else:
             out += ("." if out else "") + str(part)
@@ -711,7 +722,9 @@ def _consistency(s: Study) -> list[tuple[str, str, str]]:
     for i, a in enumerate(s.arms):
         late = [w for w in a.regimen.weeks if w > s.study.duration_weeks]
         if late:
-            fail(f"arms[{i}].regimen", f"doses at weeks {late} are after the end of the study", "shorten the regimen")
+            shown = ", ".join(map(str, late[:5])) + (f" and {len(late) - 5} more" if len(late) > 5 else "")
+            fail(f"arms[{i}].regimen.until_week", f"doses at weeks {shown} are after the end of the study "
+                 f"(duration_weeks = {s.study.duration_weeks})", "shorten the regimen")
     for key, sc in s.scores.items():
         lo, hi = sc.range
         if lo is not None and hi is not None and lo >= hi:
@@ -900,9 +913,12 @@ def _model_consistency(s: Study, arm_ids: list[str], strata_ids: list[str]) -> l
     reg = s.stratum(m.strata.region) if m.strata.region else None
     races = s.vocabulary.races
     for key, row in s.vocabulary.race_mix.items():
-        if key != "default" and (reg is None or key not in reg.levels):
-            out.append((f"vocabulary.race_mix.{key}", "not a level of the region stratum",
-                        f"use the levels {reg.levels if reg else []} or 'default'"))
+        if key != "default" and reg is None:
+            out.append((f"vocabulary.race_mix.{key}", "race mix by region, but the model has no region stratum "
+                        "(model.strata.region)", "set model.strata.region to the region stratum, or use 'default'"))
+        elif key != "default" and key not in reg.levels:
+            out.append((f"vocabulary.race_mix.{key}", f"not a level of the region stratum {reg.id}",
+                        f"use the levels {reg.levels} or 'default'"))
         if len(row) != len(races):
             out.append((f"vocabulary.race_mix.{key}", f"{len(row)} proportions for {len(races)} races",
                         "give one proportion per race"))

@@ -75,7 +75,15 @@ class Strategy:
                 c = dose_correlation(graph, [tuple(p) for p in corr.get("pairs", [])], corr.get("rho", 0.5))
             else:
                 c = np.array([[np.nan if v is None else v for v in row] for row in corr], dtype=float)
-        claims = {str(k): [str(h) for h in v] for k, v in (spec.get("claims") or {}).items()}
+        raw_claims = spec.get("claims") or {}
+        if not isinstance(raw_claims, Mapping):
+            raise TrialkitError("must be a table of claims (name = [hypotheses])", source=src, variable="claims",
+                                fix='e.g. claims = { primary = ["EP_ARM"] }')
+        for k, v in raw_claims.items():
+            if not (isinstance(v, list | tuple) and all(isinstance(h, str) for h in v)):
+                raise TrialkitError(f"must be a list of hypothesis names (got {v!r})", source=src,
+                                    variable=f"claims.{k}", fix=f'e.g. {k} = ["EP_ARM"]')
+        claims = {str(k): [str(h) for h in v] for k, v in raw_claims.items()}
         for k, hyps in claims.items():
             if not hyps:
                 raise TrialkitError("a claim needs at least one hypothesis", source=src, variable=f"claims.{k}",

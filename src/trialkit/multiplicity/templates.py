@@ -335,6 +335,7 @@ def _parameter_hint(key: str) -> str:
     return {
         "doses": 'the active arm ids, e.g. doses = ["ARM1"]',
         "coprimary": 'the co-primary endpoint ids in testing order, e.g. coprimary = ["EP1", "EP2"]',
+        "secondary": 'the key secondary endpoint ids, e.g. secondary = ["EP3"]',
         "names": 'the hypotheses, e.g. names = ["H1", "H2"] (or m = 2)',
         "m": 'the number of hypotheses, e.g. m = 2 (or names = ["H1", "H2"])',
         "weights": "one initial weight per hypothesis, e.g. weights = [0.5, 0.5]",
@@ -358,7 +359,7 @@ def from_template(spec: Mapping[str, Any], *, source: str | None = None) -> Grap
     """
     src = source or "multiplicity graph"
     name = spec.get("template")
-    if name not in _TEMPLATES:
+    if not isinstance(name, str) or name not in _TEMPLATES:
         raise TrialkitError(f"unknown template {name!r}", source=src, variable="template",
                             fix=f"use one of {sorted(_TEMPLATES)}")
     build, params = _TEMPLATES[name]
@@ -366,6 +367,21 @@ def from_template(spec: Mapping[str, Any], *, source: str | None = None) -> Grap
     if unknown:
         raise TrialkitError(f"template {name!r} has no parameter(s) {unknown}", source=src, variable=unknown[0],
                             fix=f"remove them or check the spelling; its parameters are {list(params)}")
+    for key in ("doses", "coprimary", "secondary", "names"):
+        v = spec.get(key)
+        if v is not None and not (isinstance(v, list | tuple) and all(isinstance(x, str) for x in v)):
+            raise TrialkitError(f"must be a list of ids (got {v!r})", source=src, variable=key,
+                                fix=f"write {_parameter_hint(key)}")
+    for key in ("weights", "dose_weights"):
+        v = spec.get(key)
+        if v is not None and not (isinstance(v, list | tuple) and all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in v)):
+            raise TrialkitError(f"must be a list of numbers (got {v!r})", source=src, variable=key,
+                                fix="give one weight per entry, e.g. [0.5, 0.5]")
+    for key in ("gamma", "m"):
+        v = spec.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise TrialkitError(f"must be a number (got {v!r})", source=src, variable=key, fix="correct the value")
     try:
         return build(spec)
     except KeyError as e:

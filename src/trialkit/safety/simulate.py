@@ -180,7 +180,7 @@ class AESimConfig:
                 raise TrialkitError(f"unknown keys {sorted(extra)}", source=SOURCE, variable=f"terms.{pt}",
                                     fix=f"use only {sorted(known)}")
             spec = dict(spec)
-            if "severity" in spec:
+            if isinstance(spec.get("severity"), list):
                 spec["severity"] = tuple(spec["severity"])
             terms.append(AETermConfig(pt=str(pt), **spec))
         aesi = {str(k): tuple(v) for k, v in dict(d.get("special_interest", {})).items()}
