@@ -14,7 +14,7 @@ import polars as pl
 from trialkit import _files
 from trialkit import ard as ard_mod
 from trialkit.adam.efficacy import derive_adeff, derive_adsl
-from trialkit.adam.inputs import prepare_adam
+from trialkit.adam.inputs import prepare_adam, stratum_sources
 from trialkit.checks import Requirement, assert_checks
 from trialkit.efficacy import analyse_study
 from trialkit.errors import TrialkitError, TrialkitErrors
@@ -23,6 +23,7 @@ from trialkit.report.figures import multiplicity_graph, responder_rates_by_visit
 from trialkit.report.html import render_report
 from trialkit.report.safety import n_pct_table, safety_topline
 from trialkit.report.topline import build_topline, topline_json, topline_markdown
+from trialkit.safety.adae import AE_REQUIRED
 from trialkit.safety.analysis import analyse_safety, derive_study_adae
 from trialkit.sdtm import build_sdtm
 from trialkit.simulate import simulate_cohort
@@ -41,13 +42,25 @@ def sdtm_requirements(study: Study) -> list[Requirement]:
             ranges.update({c: (0.0, 100.0) for c in sc.area_codes})
         elif sc.sdtm.testcd and lo is not None and hi is not None:
             ranges[sc.sdtm.testcd] = (lo, hi)
+    dm_vars = {"STUDYID": "str", "USUBJID": "str", "SUBJID": "str", "SITEID": "str", "AGE": "num", "SEX": "str",
+               "RACE": "str", "ARM": "str", "ARMCD": "str", "ACTARM": "str", "ACTARMCD": "str"}
+    dm_levels = {}
+    supp_levels = {}
+    for st, (var, kind, levels) in zip(study.strata, stratum_sources(study), strict=True):
+        if var == st.id and (st.source is None or (st.source.cuts is None and st.source.map is None)):
+            supp_levels[st.id] = list(st.levels)  # as assigned, in SUPPDM
+        else:
+            dm_vars.setdefault(var, "num" if kind == "num" else "str")
+            if levels is not None:
+                dm_levels[var] = levels
     return [
-        Requirement(dataset="DM", step="ADSL", variables={"USUBJID": "str", "SUBJID": "str", "SITEID": "str",
-                                                           "AGE": "num", "SEX": "str", "RACE": "str", "ARM": "str",
-                                                           "ARMCD": "str", "ACTARM": "str", "ACTARMCD": "str"},
-                    keys=["USUBJID"], ranges={"AGE": (0, 120)}),
+        Requirement(dataset="DM", step="ADSL", variables=dm_vars, keys=["USUBJID"], ranges={"AGE": (0, 120)},
+                    levels=dm_levels),
         Requirement(dataset="SUPPDM", step="ADSL", variables={"USUBJID": "str", "QNAM": "str", "QVAL": "str"},
-                    keys=["USUBJID", "QNAM"], optional=not study.strata),
+                    keys=["USUBJID", "QNAM"], optional=not supp_levels, param_var="QNAM", value_var="QVAL",
+                    param_levels=supp_levels or None),
+        Requirement(dataset="AE", step="ADAE", variables={v: "num" if v == "AESEQ" else "str" for v in AE_REQUIRED},
+                    optional=True),
         Requirement(dataset="EX", step="ADSL", variables={"USUBJID": "str", "EXSTDTC": "str", "EXDOSE": "num"}),
         Requirement(dataset="DS", step="ADSL", variables={"USUBJID": "str", "DSCAT": "str", "DSDECOD": "str",
                                                            "DSSTDTC": "str"}),

@@ -34,7 +34,7 @@ _SAFETY_ADAE = {"USUBJID": "str", "TRTEMFL": "str", "AEBODSYS": "str", "AEDECOD"
                 "AESER": "str", "AEREL": "str", "AEACN": "str", "ASTDY": "num"}
 
 
-def _stratum_source(study: Study) -> list[tuple[str, str, Levels | None]]:
+def stratum_sources(study: Study) -> list[tuple[str, str, Levels | None]]:
     """Per stratum, the ADSL variable it is read from, its type and the values it may take, as
     :func:`trialkit.adam.efficacy.derive_strata` reads it: cut-points and maps from their variable (numbers; the
     map's values), else the source variable or the stratum's own column (its levels)."""
@@ -70,7 +70,7 @@ def adam_requirements(study: Study, present: Mapping[str, pl.DataFrame]) -> list
     if trt_in_adsl:
         adsl_vars[names.treatment] = "str"
         levels[names.treatment] = arm_levels
-    for var, kind, lv in _stratum_source(study):
+    for var, kind, lv in stratum_sources(study):
         adsl_vars[var] = kind
         if lv is not None:
             levels[var] = lv
