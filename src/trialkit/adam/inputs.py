@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from trialkit.adam.efficacy import derive_strata, endpoint_params
-from trialkit.checks import Levels, Requirement, assert_checks
+from trialkit.checks import Levels, Requirement, assert_checks, check_levels
 from trialkit.study import OrdinalScore, Study
 
 #: BDS variables the endpoint derivation reads beyond PARAMCD/AVISITN/AVAL, when present
@@ -134,12 +134,10 @@ def prepare_adam(study: Study, datasets: Mapping[str, pl.DataFrame]) -> dict[str
     pops = sorted({study.population(ep) for ep in study.endpoints} | {study.population()})
     in_any = pl.any_horizontal([pl.col(f) == "Y" for f in pops])
     adsl = adsl.with_columns([pl.col(c).cast(pl.Utf8) for c in (names.treatment,)])
-    analysed = derive_strata(adsl.filter(in_any), study, names.subject_dataset)
-    adsl = adsl.drop([s.id for s in study.strata if s.id in adsl.columns and s.id not in analysed.columns]).join(
-        analysed.select("USUBJID", *[s.id for s in study.strata]), on="USUBJID", how="left") if study.strata \
-        else adsl
-    from trialkit.checks import check_levels
-
+    if study.strata:  # the strata as analysed (derived from their source where the file says so) replace ADSL's
+        ids = [s.id for s in study.strata]
+        analysed = derive_strata(adsl.filter(in_any), study, names.subject_dataset).select("USUBJID", *ids)
+        adsl = adsl.drop([c for c in ids if c in adsl.columns]).join(analysed, on="USUBJID", how="left")
     check_levels(adsl.filter(in_any), names.treatment, [a.label for a in study.arms], names.subject_dataset)
     frames = []
     used = {study.score(ep.score).dataset.upper() for ep in study.endpoints}
