@@ -7,14 +7,16 @@ treatment in the study's ``[adam] treatment`` variable. Methods (``[[endpoints]]
 - ``cmh`` (responder endpoints): N, responders, rate (Wilson CI) by arm; each arm against the comparator: the
   stratified risk difference (``difference``: Mantel-Haenszel with Sato's variance, Miettinen-Nurminen or Newcombe)
   and the CMH test stratified by the endpoint's strata (:mod:`trialkit.stats`); responder rates by visit;
+- ``logistic`` (responder endpoints): the same, and the odds ratio of a logistic regression on treatment and the
+  strata (Wald CI and p-value, the p-value the multiplicity graph uses);
 - ``ancova`` (continuous): ``variable ~ treatment + covariates`` at the visit, LS means, differences against the
   comparator, optionally the linear dose-response test on the arms' ``dose_mg``;
 - ``mmrm`` (continuous): :func:`trialkit.sensitivity.analyse_mmrm`; ``summary``: descriptive statistics only;
 - ``cmh_rms`` (ordinal): n (%) per category and the CMH row-mean-scores test (scores = the categories).
 
-ARD ``analysis_id`` values: ``<EP>.rate``, ``<EP>.rd``, ``<EP>.cmh``, ``<EP>.by_visit``, ``<EP>.summary``,
-``<EP>.ancova``, ``<EP>.ancova_diff``, ``<EP>.dose_response``, ``<EP>.mmrm``, ``<EP>.mmrm_diff``, ``<EP>.cmh_rms``,
-``<EP>.categories``.
+ARD ``analysis_id`` values: ``<EP>.rate``, ``<EP>.rd``, ``<EP>.cmh``, ``<EP>.logistic``, ``<EP>.by_visit``,
+``<EP>.summary``, ``<EP>.ancova``, ``<EP>.ancova_diff``, ``<EP>.dose_response``, ``<EP>.mmrm``, ``<EP>.mmrm_diff``,
+``<EP>.cmh_rms``, ``<EP>.categories``.
 """
 
 from __future__ import annotations
@@ -75,6 +77,12 @@ def analyse_binary(adeff: pl.DataFrame, study: Study, ep: Endpoint, ard: ARD) ->
         rd = stats.stratified_risk_difference(counts, method=method, alpha=alpha)
         test = stats.mh_test(counts, correction=False)
         groups = {trt: arm.label, "COMPARATOR": pbo}
+        if study.method(ep) == "logistic":
+            lr = stats.logistic_treatment_effect(counts, alpha=alpha)
+            ard.add_many(f"{ep.id}.logistic", ep.id, {"estimate": lr.estimate, "se": lr.se, "ci_low": lr.ci_low,
+                                                      "ci_high": lr.ci_high, "pvalue": lr.pvalue},
+                         groups=groups, fmts={"estimate": "{:.2f}", "se": "{:.3f}", "ci_low": "{:.2f}",
+                                              "ci_high": "{:.2f}", "pvalue": "pvalue"})
         ard.add_many(f"{ep.id}.rd", ep.id, {"estimate": rd.estimate, "se": rd.se, "ci_low": rd.ci_low,
                                             "ci_high": rd.ci_high},
                      groups=groups, fmts={k: "pct1" for k in ("estimate", "se", "ci_low", "ci_high")})
@@ -171,7 +179,7 @@ def endpoint_pvalue(frame: pl.DataFrame, study: Study, ep: Endpoint, arm_label: 
     trt = study.adam.treatment
     g = {trt: arm_label, "COMPARATOR": study.placebo.label}
     method = study.method(ep)
-    aid = {"cmh": "cmh", "ancova": "ancova_diff", "mmrm": "mmrm_diff"}.get(method)
+    aid = {"cmh": "cmh", "logistic": "logistic", "ancova": "ancova_diff", "mmrm": "mmrm_diff"}.get(method)
     return lookup(frame, f"{ep.id}.{aid}", "pvalue", **g) if aid else None
 
 

@@ -333,7 +333,7 @@ class EndpointAnalysis(_Model):
     """How an endpoint is analysed (default: ``cmh`` for responders, ``mmrm`` for continuous, ``cmh_rms`` for
     ordinal endpoints, with the study's ``[analysis]`` strata)."""
 
-    method: Literal["cmh", "ancova", "mmrm", "cmh_rms", "summary"] | None = None
+    method: Literal["cmh", "logistic", "ancova", "mmrm", "cmh_rms", "summary"] | None = None
     strata: list[str] | None = None
     covariates: list[str] = Field(default_factory=list)
     difference: Difference | None = None
@@ -749,7 +749,7 @@ def _consistency(s: Study) -> list[tuple[str, str, str]]:
         elif e.visit_week == 0:
             fail(f"{key}.visit_week", f"endpoint {e.id} cannot be assessed at baseline", "use a post-baseline visit")
         method = s.method(e)
-        allowed = ("cmh",) if e.binary else ("cmh_rms",) if e.ordinal else ("mmrm", "ancova", "summary")
+        allowed = ("cmh", "logistic") if e.binary else ("cmh_rms",) if e.ordinal else ("mmrm", "ancova", "summary")
         if method not in allowed:
             fail(f"{key}.analysis.method", f"'{method}' does not analyse a {e.rule.kind} endpoint",
                  f"use one of {list(allowed)}")
@@ -839,7 +839,7 @@ def _consistency(s: Study) -> list[tuple[str, str, str]]:
         except TrialkitError as exc:
             fail("multiplicity" + (f".{exc.variable}" if exc.variable else ""), exc.problem, exc.fix or "correct it")
         else:
-            tested = [e for e in s.endpoints if s.method(e) in ("cmh", "ancova", "mmrm")]
+            tested = [e for e in s.endpoints if s.method(e) in ("cmh", "logistic", "ancova", "mmrm")]
             expected = {s.hypothesis(e.id, a.id) for e in tested for a in s.active_arms}
             unknown = [h for h in strategy.graph.names if h not in expected]
             if unknown:

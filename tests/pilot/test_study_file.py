@@ -139,3 +139,24 @@ def test_treatment_variable_from_the_bds(result, tmp_path):
         lookup(result.ard, "ADAS24.dose_response", "pvalue"), rel=1e-12)
     assert lookup(other.ard, "ADAS4.cmh", "pvalue", TRTP="Xanomeline High Dose", **g) == pytest.approx(
         lookup(result.ard, "ADAS4.cmh", "pvalue", TRT01P="Xanomeline High Dose", **g), rel=1e-12)
+
+
+def test_logistic_method_is_honoured(tmp_path):
+    """``analysis = { method = "logistic" }``: the stratified logistic odds ratio (trialkit.stats, checked against
+    R glm in tests/stats) on the endpoint's 2x2xK tables, which the R fixture lists, feeds the topline."""
+    from trialkit import stats
+
+    data = {n.upper(): getattr(ca, n) for n in ("adsl", "adadas", "adcibc")}
+    eps = [e if e.id != "ADAS4" else e.model_copy(update={"analysis": e.analysis.model_copy(
+        update={"method": "logistic"})}) for e in STUDY.endpoints]
+    study = STUDY.model_copy(update={"endpoints": eps})
+    kind, d = pipeline.classify_data(study, data)
+    res = pipeline.analyze_datasets(study, kind, d, tmp_path / "out")
+    c = REF["variants"]["ocnri_t4"]["comparisons"]["Xanomeline High Dose vs Placebo"]
+    want = stats.logistic_treatment_effect(c["counts"])
+    g = {"TRT01P": "Xanomeline High Dose", "COMPARATOR": "Placebo"}
+    assert lookup(res.ard, "ADAS4.logistic", "estimate", **g) == pytest.approx(want.estimate, rel=1e-9)
+    assert lookup(res.ard, "ADAS4.logistic", "pvalue", **g) == pytest.approx(want.pvalue, rel=1e-9)
+    row = next(e for e in res.topline["endpoints"] if e["id"] == "ADAS4")
+    assert "logistic" in row["analysis"]
+    assert next(r for r in row["results"] if r["arm"] == "XANHI")["p_value"] == pytest.approx(want.pvalue)

@@ -30,6 +30,9 @@ def _analysis_text(study: Study, ep: Any) -> str:
     method = study.method(ep)
     if method == "cmh":
         return f"CMH test{by}; {_DIFF[study.difference(ep)]}"
+    if method == "logistic":
+        return f"logistic regression on treatment{' and ' + ', '.join(strata) if strata else ''} (odds ratio, " \
+               f"Wald p); {_DIFF[study.difference(ep)]}"
     if method == "cmh_rms":
         return f"CMH row mean scores{by}"
     if method == "ancova":
@@ -86,7 +89,8 @@ def build_topline(ard: pl.DataFrame, study: Study, *, seed: int | None, source: 
                     diff_vs_placebo=_f(lookup(ard, f"{ep.id}.rd", "estimate", **gc)),
                     ci_low=_f(lookup(ard, f"{ep.id}.rd", "ci_low", **gc)),
                     ci_high=_f(lookup(ard, f"{ep.id}.rd", "ci_high", **gc)),
-                    p_value=_f(lookup(ard, f"{ep.id}.cmh", "pvalue", **gc)),
+                    p_value=_f(lookup(ard, f"{ep.id}.{'logistic' if study.method(ep) == 'logistic' else 'cmh'}",
+                                      "pvalue", **gc)),
                 )
             pub = study.published_for(ep.id, a.id)
             row["published"] = None if pub is None else {"rate": pub.rate, "diff_vs_placebo": pub.diff,
