@@ -312,6 +312,7 @@ class IntercurrentEvents(_Model):
 
     rescue: EventStrategy = "non-responder"
     discontinuation: EventStrategy = "non-responder"
+    death: EventStrategy = "non-responder"
     missing: MissingStrategy = "non-responder"
 
 
@@ -321,6 +322,7 @@ class Estimand(_Model):
     population: str | None = Field(default=None, pattern=r"^(ITT|mITT|EFF|SAF|PP|[A-Z0-9]{1,6}FL)$")
     rescue: EventStrategy | None = None
     discontinuation: EventStrategy | None = None
+    death: EventStrategy | None = None
     missing: MissingStrategy | None = None
     summary: Literal["risk difference", "difference in means", "row mean scores"] | None = None
 
@@ -398,6 +400,7 @@ class AdamNames(_Model):
         """The ADSL rescue date: ``rescue_date``, else RESCDT (used where present; trialkit's ADSL has it)."""
         return self.rescue_date or "RESCDT"
     end_of_study_date: str | None = Field(default="EOSDT", max_length=8)
+    death_date: str = Field(default="DTHDT", max_length=8, description="ADSL date of death (used where present)")
 
 
 class Vocabulary(_Model):
@@ -581,10 +584,11 @@ class Study(_Model):
         and leaves missing values to its model (MMRM: missing at random)."""
         ice, e = self.intercurrent_events, ep.estimand
         if not ep.binary:
-            ice = IntercurrentEvents(rescue="treatment-policy", discontinuation="treatment-policy", missing="exclude")
+            ice = IntercurrentEvents(rescue="treatment-policy", discontinuation="treatment-policy",
+                                     death="treatment-policy", missing="exclude")
         return IntercurrentEvents(rescue=e.rescue or ice.rescue,
                                   discontinuation=e.discontinuation or ice.discontinuation,
-                                  missing=e.missing or ice.missing)
+                                  death=e.death or ice.death, missing=e.missing or ice.missing)
 
     def population(self, ep: Endpoint | None = None) -> str:
         """The population flag variable (ITT -> ITTFL, EFF -> EFFFL, ...)."""
@@ -770,7 +774,7 @@ def _consistency(s: Study) -> list[tuple[str, str, str]]:
                 fail(f"{key}.analysis.strata[{j}]", f"'{sid}' is not a stratum (strata: {strata_ids})",
                      "name a stratum defined in [[strata]]")
         est = e.estimand
-        if not e.binary and "non-responder" in (est.rescue, est.discontinuation, est.missing):
+        if not e.binary and "non-responder" in (est.rescue, est.discontinuation, est.death, est.missing):
             fail(f"{key}.estimand", "non-responder imputation needs a responder endpoint",
                  "use another strategy for this continuous or ordinal endpoint")
         if e.binary and est.summary not in (None, "risk difference") or e.continuous and est.summary not in (

@@ -105,7 +105,8 @@ def test_flags_and_dtype():
 def test_study_default_strategies_apply_and_endpoint_overrides():
     s = study()
     assert s.strategies(s.endpoints[0]).model_dump() == {
-        "rescue": "non-responder", "discontinuation": "non-responder", "missing": "non-responder"}
+        "rescue": "non-responder", "discontinuation": "non-responder", "death": "non-responder",
+        "missing": "non-responder"}
     s2 = study(missing="locf")
     assert s2.strategies(s2.endpoints[0]).missing == "locf" and s2.strategies(s2.endpoints[0]).rescue == "non-responder"
 
@@ -151,3 +152,16 @@ def test_endpoint_read_from_the_datasets_own_flag():
         out = derive_endpoint(rec, subjects(), s, s.endpoints[0]).filter(pl.col("AVISITN") == 8)
         got = dict(zip(out["USUBJID"], out["AVAL"], strict=True))
         assert {k: got[k] for k in expected} == expected
+
+
+def test_death_strategy():
+    """S1 dies on day 50 (after week 4, before week 8): composite -> non-responder at week 8 although observed."""
+    subj = subjects().with_columns(pl.when(pl.col("USUBJID") == "S1").then(pl.lit(T0 + dt.timedelta(days=49)))
+                                   .otherwise(None).cast(pl.Date).alias("DTHDT"))
+    for death, want in (("non-responder", 0.0), ("treatment-policy", 1.0), ("hypothetical", 1.0)):
+        s = study(death=death, missing="locf")
+        out = derive_endpoint(records(), subj, s, s.endpoints[0]).filter(pl.col("AVISITN") == 8)
+        assert dict(zip(out["USUBJID"], out["AVAL"], strict=True))["S1"] == want, death
+    s = study(death="hypothetical", missing="non-responder")
+    out = derive_endpoint(records(), subj, s, s.endpoints[0]).filter(pl.col("AVISITN") == 8)
+    assert dict(zip(out["USUBJID"], out["AVAL"], strict=True))["S1"] == 0.0

@@ -235,7 +235,8 @@ def population(adsl: pl.DataFrame, study: Study, flag: str) -> pl.DataFrame:
     names = study.adam
     cols = ["USUBJID", names.treatment, *[c for c in ("TRT01PN", "TRTSDT") if c in adsl.columns],
             *[s.id for s in study.strata],
-            *[c for c in (names.rescue_variable, names.end_of_study_status, names.end_of_study_date)
+            *[c for c in (names.rescue_variable, names.end_of_study_status, names.end_of_study_date,
+                          names.death_date)
               if c and c in adsl.columns]]
     return adsl.filter(pl.col(flag) == "Y").select(list(dict.fromkeys(cols)))
 

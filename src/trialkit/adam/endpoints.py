@@ -8,9 +8,9 @@ Output: one record per population subject and post-baseline visit, ``PARAMCD`` =
 The estimand's strategies (ICH E9(R1)), applied in this order:
 
 1. intercurrent events (rescue on or before the visit date; discontinuation: a visit after the end-of-study date
-   of a discontinued subject): ``non-responder`` (composite) -> AVAL 0 at and after the event; ``hypothetical`` ->
-   the value is set missing; ``while-on-treatment`` -> the last value before the event is used;
-   ``treatment-policy`` -> the value as observed;
+   of a discontinued subject; death: a visit after the date of death, ``[adam] death_date``, default DTHDT):
+   ``non-responder`` (composite) -> AVAL 0 at and after the event; ``hypothetical`` -> the value is set missing;
+   ``while-on-treatment`` -> the last value before the event is used; ``treatment-policy`` -> the value as observed;
 2. missing values: ``non-responder`` -> AVAL 0 (``DTYPE = "NRI"``); ``locf`` -> the last earlier post-baseline
    value (``DTYPE = "LOCF"``); ``bocf`` -> the baseline (``DTYPE = "BOCF"``); ``exclude`` -> AVAL missing (not
    analysed);
@@ -82,7 +82,9 @@ def derive_endpoint(records: pl.DataFrame, subjects: pl.DataFrame, study: Study,
         discfl = (gone & pl.col("_v").is_null() & (pl.col(ed) <= vdate)).fill_null(False)
     else:
         after = discfl = pl.lit(False)
-    g = g.with_columns(resc.alias("_resc"), after.alias("_after"), discfl.alias("_disc"))
+    ddate = names.death_date if names.death_date in cols else None
+    died = (pl.col(ddate).is_not_null() & (pl.col(ddate) < vdate)).fill_null(False) if ddate else pl.lit(False)
+    g = g.with_columns(resc.alias("_resc"), after.alias("_after"), discfl.alias("_disc"), died.alias("_death"))
 
     def event(strategies: tuple[str, ...]) -> pl.Expr:
         e = pl.lit(False)
@@ -90,6 +92,8 @@ def derive_endpoint(records: pl.DataFrame, subjects: pl.DataFrame, study: Study,
             e = e | pl.col("_resc")
         if st.discontinuation in strategies:
             e = e | pl.col("_after")
+        if st.death in strategies:
+            e = e | pl.col("_death")
         return e
 
     value = "_flag" if flag else "_v"
@@ -140,5 +144,5 @@ def derive_endpoint(records: pl.DataFrame, subjects: pl.DataFrame, study: Study,
         ).with_columns(pl.when(pl.col("AVAL").is_not_null()).then(pl.lit("Y")).otherwise(pl.lit(None, pl.Utf8))
                        .alias("ANL01FL"))
     drop = [c for c in g.columns if c.startswith("_")]
-    drop += [c for c in (rdate, es, ed) if c and c in g.columns]
+    drop += [c for c in (rdate, es, ed, ddate) if c and c in g.columns]
     return g.drop(drop)

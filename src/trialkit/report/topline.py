@@ -21,7 +21,7 @@ def _estimand(study: Study, ep: Any) -> dict[str, str]:
     summary = ep.estimand.summary or ("risk difference" if ep.binary else "row mean scores" if ep.ordinal
                                       else "difference in means")
     return {"population": study.population(ep), "rescue": st.rescue, "discontinuation": st.discontinuation,
-            "missing": st.missing, "summary": summary}
+            "death": st.death, "missing": st.missing, "summary": summary}
 
 
 def _analysis_text(study: Study, ep: Any) -> str:
