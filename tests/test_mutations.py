@@ -453,8 +453,8 @@ def _sdtm_folder(root: Path) -> Folder:
                 ("qs", "QSSTRESN", "QSTESTCD", qs_item.is_in(["HNERY", "TRLIC"]), [3.5, 9.0], False, ()),
                 ("qs", "QSSTRESN", "QSTESTCD", qs_item == "PPNRSWK", [10.5, -0.5], False, ()),
                 ("dm", "AGE", None, None, [-1.0, 121.0, 999.0], False, ()),
-                # reported by the derivation of ADSL, after the checks (test_late_sdtm_problems_...)
-                ("dm", "ARM", None, None, ["Rocatinlimab 600 mg", "PLACEBO"], True, ()),
+                # checked for randomized subjects only: needs a usable DM.USUBJID to find them
+                ("dm", "ARM", None, None, ["Rocatinlimab 600 mg", "PLACEBO"], False, ("USUBJID",)),
                 ("dm", "COUNTRY", None, None, ["XXX", "usa"], False, ()),
                 ("suppdm", "QVAL", "QNAM", pl.col("QNAM") == "BLIGA", ["2", "5"], False, ())],
         "alias": {("suppdm", "QVAL"): "BLIGA"},
@@ -671,16 +671,14 @@ def test_multiplicity_template_arguments_are_not_type_checked(tmp_path, capsys):
     assert code == 2 and "multiplicity.graph.coprimary" in err, err
 
 
-# SDTM: what trialkit.pipeline.sdtm_requirements checks up front (strata sources and levels, AE, STUDYID), and what
-# it leaves to the derivation of ADSL: the arm labels, since DM alone does not say who was randomized
+# SDTM: what trialkit.pipeline checks up front besides the requirements: strata sources and levels, AE, STUDYID,
+# and the arm labels of randomized subjects (pipeline.arm_label_problems)
 CHECKED_SDTM = {
     "COUNTRY not mapped to a region": DataMut("set", "dm", "COUNTRY", 2, "XXX"),
     "COUNTRY (a stratum's source) missing": DataMut("drop", "dm", "COUNTRY"),
     "SUPPDM stratum value not a level": DataMut("set", "suppdm", "QVAL", 0, "5", alias="BLIGA"),
     "AE variable missing": DataMut("drop", "ae", "AEDECOD"),
     "STUDYID missing": DataMut("drop", "dm", "STUDYID"),
-}
-LATE_SDTM = {
     "ARM not an arm label": DataMut("set", "dm", "ARM", 2, "Rocatinlimab 600 mg"),
     "ACTARM not an arm label": DataMut("set", "dm", "ACTARM", 2, "Rocatinlimab 600 mg"),
 }
@@ -689,11 +687,3 @@ LATE_SDTM = {
 @pytest.mark.parametrize("case", list(CHECKED_SDTM))
 def test_sdtm_problems_are_reported_with_the_others(case, sdtm, capsys):
     check_data(sdtm, [CHECKED_SDTM[case], DataMut("drop", "dm", "RACE")], capsys)
-
-
-@pytest.mark.xfail(strict=True, reason="pipeline.sdtm_requirements does not check DM arm labels (screen failures "
-                   "carry other ARM values and DM does not say who was randomized): derive_adsl reports them later, "
-                   "not with the others")
-@pytest.mark.parametrize("case", list(LATE_SDTM))
-def test_late_sdtm_problems_are_reported_with_the_others(case, sdtm, capsys):
-    check_data(sdtm, [LATE_SDTM[case], DataMut("drop", "dm", "RACE")], capsys)

@@ -15,7 +15,7 @@ from trialkit import _files
 from trialkit import ard as ard_mod
 from trialkit.adam.efficacy import derive_adeff, derive_adsl
 from trialkit.adam.inputs import prepare_adam, stratum_sources
-from trialkit.checks import Requirement, assert_checks
+from trialkit.checks import MAX_ROWS, Requirement, run_checks
 from trialkit.efficacy import analyse_study
 from trialkit.errors import TrialkitError, TrialkitErrors
 from trialkit.io import read_folder, write_parquet
@@ -184,6 +184,36 @@ def run(study: Study, out: str | Path, *, seed: int, n: int | None = None, progr
                           progress=progress, sdtm=sdtm)
 
 
+#: ACTARM of randomized subjects who received nothing (SDTMIG 3.4, DM ACTARM)
+NOT_TREATED = ("Not Treated", "NOT TREATED")
+
+
+def arm_label_problems(study: Study, sdtm: dict[str, pl.DataFrame]) -> list[TrialkitError]:
+    """DM ARM/ACTARM values of randomized subjects (a DS ``RANDOMIZED`` record) that are not arm labels of the study
+    (ACTARM may also be "Not Treated"; screen failures may carry any value); checked with the other SDTM problems."""
+    up = {k.upper(): v for k, v in sdtm.items()}
+    dm, ds = up.get("DM"), up.get("DS")
+    if dm is None or ds is None or "USUBJID" not in dm.columns or not {"USUBJID", "DSDECOD"} <= set(ds.columns):
+        return []  # missing variables are reported by the requirements
+    if dm.schema["USUBJID"] != pl.Utf8 or ds.schema["USUBJID"] != pl.Utf8 or ds.schema["DSDECOD"] != pl.Utf8:
+        return []  # so are wrong types
+    rand = ds.filter(pl.col("DSDECOD") == "RANDOMIZED").select("USUBJID").unique()
+    labels = [a.label for a in study.arms]
+    out = []
+    for var, also in (("ARM", ()), ("ACTARM", NOT_TREATED)):
+        if var not in dm.columns or dm.schema[var] not in (pl.Utf8, pl.Categorical):
+            continue
+        d = dm.with_row_index("_row", offset=1).join(rand, on="USUBJID", how="semi")
+        bad = d.filter(pl.col(var).is_null() | ~pl.col(var).cast(pl.Utf8).is_in([*labels, *also]))
+        if bad.height:
+            out.append(TrialkitError(
+                f"{bad.height} randomized subject(s) with values {bad[var].unique().head(5).to_list()} that are not "
+                f"arm labels of the study file ({labels})", source="DM (ADSL)", variable=var,
+                rows=bad["_row"].head(MAX_ROWS).to_list(),
+                fix="make the [[arms]] labels match DM's arm values"))
+    return out
+
+
 def load_user_data(study: Study, data: str | Path) -> tuple[str, dict[str, pl.DataFrame]]:
     """Read the user's SDTM or ADaM folder and check it for ``study``: returns ("adam"|"sdtm", datasets); ADaM is
     ADSL (``[adam] subject_dataset``) with the BDS datasets the study's scores name (any names)."""
@@ -199,7 +229,9 @@ def classify_data(study: Study, datasets: dict[str, pl.DataFrame], source: str =
     if study.adam.subject_dataset.upper() in up and bds & up:
         return "adam", datasets
     if "DM" in up:
-        assert_checks(datasets, sdtm_requirements(study))
+        errs = run_checks(datasets, sdtm_requirements(study)) + arm_label_problems(study, datasets)
+        if errs:
+            raise TrialkitErrors(errs, summary="input checks failed")
         return "sdtm", datasets
     raise TrialkitError(f"found neither SDTM (DM, EX, DS, QS) nor the study's ADaM ({study.adam.subject_dataset}, "
                         f"{', '.join(sorted(bds))}) datasets (found: {', '.join(sorted(datasets)) or 'none'})",
