@@ -104,7 +104,7 @@ SDTM_TREATMENT = ("TRT01P", "TRT01A")
 def check_sdtm_settings(study: Study, source: str) -> None:
     """Refuse, before anything runs, the settings that ADSL derived from SDTM cannot serve."""
     errs = []
-    for flag in sorted({study.population(ep) for ep in study.endpoints} | {study.population()}):
+    for flag in study.population_flags():
         if flag not in SDTM_FLAGS:
             errs.append(TrialkitError(
                 f"population flag {flag} is not derived from SDTM (trialkit derives {', '.join(SDTM_FLAGS)})",

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from trialkit import stats
+from trialkit.adam.verbs import derive_var_pchg
 from trialkit.ard import ARD
 from trialkit.endpoints import criterion
 from trialkit.errors import TrialkitError
@@ -60,9 +61,7 @@ def _long(adeff: pl.DataFrame, adsl: pl.DataFrame, study: Study, ep: Endpoint, s
     pop = adsl.filter(pl.col(study.population(ep)) == "Y").select(list(dict.fromkeys(cols)))
     rec = adeff.filter(pl.col("PARAMCD") == score)
     if value == "PCHG" and ("PCHG" not in rec.columns or rec["PCHG"].null_count() == rec.height):
-        # ADaM records may come without PCHG: derive it as derive_var_pchg does
-        rec = rec.with_columns(pl.when(pl.col("BASE").abs() > 0).then(
-            100.0 * (pl.col("AVAL") - pl.col("BASE")) / pl.col("BASE").abs()).otherwise(None).alias("PCHG"))
+        rec = derive_var_pchg(rec, dataset="ADEFF")  # ADaM records may come without PCHG
     obs = rec.filter((pl.col("ANL01FL") == "Y") & (pl.col("AVISITN") > 0))
     if "DTYPE" in obs.columns:
         obs = obs.filter(pl.col("DTYPE").is_null() | (pl.col("DTYPE") == ""))

@@ -595,6 +595,10 @@ class Study(_Model):
         pop = (ep.estimand.population if ep is not None else None) or self.analysis.population
         return {"ITT": "ITTFL", "mITT": "MITTFL", "EFF": "EFFFL", "SAF": "SAFFL", "PP": "PPROTFL"}.get(pop, pop)
 
+    def population_flags(self) -> list[str]:
+        """Every population flag the analyses read (the study's and each endpoint's), sorted."""
+        return sorted({self.population(ep) for ep in self.endpoints} | {self.population()})
+
     def method(self, ep: Endpoint) -> str:
         if ep.analysis.method:
             return ep.analysis.method

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from trialkit.adam.verbs import derive_var_chg, derive_var_pchg
 from trialkit.endpoints import criterion
 from trialkit.study import Endpoint, Study
 
@@ -136,13 +137,10 @@ def derive_endpoint(records: pl.DataFrame, subjects: pl.DataFrame, study: Study,
             .otherwise(pl.lit(None, pl.Utf8)).alias("AVALC"),
             pl.when(pl.col("AVAL").is_not_null()).then(pl.lit("Y")).otherwise(pl.lit(None, pl.Utf8)).alias("ANL01FL"))
     else:
-        g = g.with_columns(
-            *common, pl.col("_y").cast(pl.Float64).alias("AVAL"),
-            (pl.col("_y") - pl.col("BASE")).alias("CHG"),
-            pl.when(pl.col("BASE").abs() > 0).then(100.0 * (pl.col("_y") - pl.col("BASE")) / pl.col("BASE").abs())
-            .otherwise(None).alias("PCHG"),
-        ).with_columns(pl.when(pl.col("AVAL").is_not_null()).then(pl.lit("Y")).otherwise(pl.lit(None, pl.Utf8))
-                       .alias("ANL01FL"))
+        g = (g.with_columns(*common, pl.col("_y").cast(pl.Float64).alias("AVAL"))
+             .pipe(derive_var_chg, dataset="ADEFF").pipe(derive_var_pchg, dataset="ADEFF")
+             .with_columns(pl.when(pl.col("AVAL").is_not_null()).then(pl.lit("Y")).otherwise(pl.lit(None, pl.Utf8))
+                           .alias("ANL01FL")))
     drop = [c for c in g.columns if c.startswith("_")]
     drop += [c for c in (rdate, es, ed, ddate) if c and c in g.columns]
     return g.drop(drop)

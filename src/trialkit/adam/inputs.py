@@ -59,7 +59,7 @@ def adam_requirements(study: Study, present: Mapping[str, pl.DataFrame]) -> list
     per dataset named by an endpoint's score, the BDS variables; with ADAE, what the safety analyses read."""
     names = study.adam
     subj = names.subject_dataset
-    flags = sorted({study.population(ep) for ep in study.endpoints} | {study.population()})
+    flags = study.population_flags()
     adsl_vars: dict[str, str] = {"USUBJID": "str", **{f: "str" for f in flags}}
     adsl_ds = present.get(subj.upper())
     trt_in_adsl = adsl_ds is None or names.treatment in adsl_ds.columns or names.treatment.startswith("TRT0")
@@ -131,8 +131,7 @@ def prepare_adam(study: Study, datasets: Mapping[str, pl.DataFrame]) -> dict[str
         src = up[study.score(study.endpoints[0].score).dataset.upper()]
         trt = src.select("USUBJID", names.treatment).drop_nulls().unique("USUBJID", keep="first")
         adsl = adsl.join(trt, on="USUBJID", how="left")
-    pops = sorted({study.population(ep) for ep in study.endpoints} | {study.population()})
-    in_any = pl.any_horizontal([pl.col(f) == "Y" for f in pops])
+    in_any = pl.any_horizontal([pl.col(f) == "Y" for f in study.population_flags()])
     adsl = adsl.with_columns([pl.col(c).cast(pl.Utf8) for c in (names.treatment,)])
     if study.strata:  # the strata as analysed (derived from their source where the file says so) replace ADSL's
         ids = [s.id for s in study.strata]
